@@ -1,0 +1,62 @@
+# subtitled build, run and test entry points. See README.md.
+SHELL := /bin/bash
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+export PATH := $(dir $(GO)):$(PATH)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/subtitled/subtitled/daemon.Version=$(VERSION)
+ORT_LIB := lib/libonnxruntime.so.1
+export SUBTITLED_ORT_LIB ?= $(CURDIR)/$(ORT_LIB)
+LISTEN ?= 127.0.0.1:8080
+FUZZTIME ?= 30s
+TEST_TIMEOUT ?= 25m
+
+.PHONY: all build ort sample run demo test test-short vet fmt-check fuzz bench clean
+
+all: build
+
+## build: bin/subtitled and the pinned ONNX Runtime library in lib/
+build: ort
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/subtitled ./cmd/subtitled
+
+## ort: fetch and verify the pinned ONNX Runtime library (npm onnxruntime-node)
+ort: $(ORT_LIB)
+$(ORT_LIB): tools/ort/provision.sh
+	tools/ort/provision.sh lib
+
+## sample: the sample broadcast (test pattern + synthetic news bulletin)
+sample: testdata/gen/sample.ts
+testdata/gen/sample.ts: tools/sample/make_sample.sh
+	mkdir -p testdata/gen
+	tools/sample/make_sample.sh $@
+
+## run: caption the sample broadcast live with the embedded demo model
+run: build sample
+	bin/subtitled run --config examples/demo.yaml --listen $(LISTEN)
+
+## test: everything CI checks (format, vet, unit + end-to-end tests with -race)
+test: build sample fmt-check vet
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-short: build
+	$(GO) test -short -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+## bench: the benchmarks whose figures are in docs/BENCHMARKS.md
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin testdata/gen

@@ -1,0 +1,5 @@
+package daemon
+
+import "errors"
+
+func runTranscribe(e *env, args []string) error { return errors.New("transcribe: being wired") }

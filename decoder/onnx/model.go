@@ -1,0 +1,299 @@
+package onnx
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+var (
+	// ErrDevice means the requested execution provider cannot be used.
+	ErrDevice = errors.New("execution provider unavailable")
+	// ErrClosed means the Model was closed.
+	ErrClosed = errors.New("model closed")
+	// ErrBatch means Run was called with inputs that do not fit the model.
+	ErrBatch = errors.New("bad batch")
+)
+
+// Options configure a Model.
+type Options struct {
+	// Threads is the number of intra-op threads of the session (0 means 1).
+	Threads int
+	// Device is "cpu" (also the default, ""). "cuda" / "cuda:N" are reserved
+	// for the CUDA execution provider and fail with ErrDevice in this build.
+	Device string
+}
+
+// maxCachedBatches bounds the number of distinct batch sizes whose tensors
+// are kept between calls.
+const maxCachedBatches = 32
+
+// Model is one ONNX Runtime session of a bundle's encoder. Run may be called
+// from several goroutines; calls are serialised. A StreamState must not be
+// used by two calls at once.
+type Model struct {
+	b      *Bundle
+	c      Contract
+	sess   *ort.DynamicAdvancedSession
+	states []stateSpec
+
+	mu      sync.Mutex
+	batches map[int]*batchIO
+	closed  bool
+}
+
+// stateSpec is the layout of one state tensor.
+type stateSpec struct {
+	shape        []int64 // batched shape with the batch axis set to 1
+	axis         int
+	outer, inner int // elements before / after the batch axis
+	size         int // elements per stream
+}
+
+// batchIO holds the tensors of one batch size, reused across calls.
+type batchIO struct {
+	x        *ort.Tensor[float32]
+	logProbs *ort.Tensor[float32]
+	states   []*ort.Tensor[float32] // inputs 1..K
+	next     []*ort.Tensor[float32] // outputs 1..K
+	in, out  []ort.Value
+}
+
+func (io *batchIO) destroy() {
+	for _, v := range io.in {
+		v.Destroy()
+	}
+	for _, v := range io.out {
+		v.Destroy()
+	}
+}
+
+// NewModel creates a session for the bundle's model.
+func NewModel(b *Bundle, opts Options) (*Model, error) {
+	if b == nil || b.Contract.Family == "" {
+		return nil, errors.New("onnx: NewModel needs a bundle from OpenBundle")
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("onnx: session options: %w", err)
+	}
+	defer so.Destroy()
+	threads := max(opts.Threads, 1)
+	if err := so.SetIntraOpNumThreads(threads); err != nil {
+		return nil, fmt.Errorf("onnx: intra-op threads %d: %w", threads, err)
+	}
+	if err := so.SetInterOpNumThreads(1); err != nil {
+		return nil, fmt.Errorf("onnx: inter-op threads: %w", err)
+	}
+	if err := configureDevice(so, opts.Device); err != nil {
+		return nil, err
+	}
+	names := func(ts []TensorInfo) []string {
+		out := make([]string, len(ts))
+		for i, t := range ts {
+			out[i] = t.Name
+		}
+		return out
+	}
+	sess, err := ort.NewDynamicAdvancedSession(b.ModelPath, names(b.Inputs), names(b.Outputs), so)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %s", ErrBundleModelInvalid, b.ModelPath, oneLine(err))
+	}
+	m := &Model{b: b, c: b.Contract, sess: sess, batches: map[int]*batchIO{}}
+	for j := 1; j < len(b.Inputs); j++ {
+		axis := b.Contract.StateBatchAxes[j-1]
+		sp := stateSpec{shape: append([]int64(nil), b.Inputs[j].Shape...), axis: axis, outer: 1, inner: 1}
+		sp.shape[axis] = 1
+		for d, n := range sp.shape {
+			switch {
+			case d < axis:
+				sp.outer *= int(n)
+			case d > axis:
+				sp.inner *= int(n)
+			}
+		}
+		sp.size = sp.outer * sp.inner
+		m.states = append(m.states, sp)
+	}
+	return m, nil
+}
+
+// configureDevice appends the execution provider for device to so. This is
+// the extension point for CUDA (and its CPU fallback, decided by the caller).
+func configureDevice(so *ort.SessionOptions, device string) error {
+	switch d := strings.ToLower(strings.TrimSpace(device)); {
+	case d == "" || d == "cpu":
+		return nil
+	case d == "cuda" || strings.HasPrefix(d, "cuda:"):
+		return fmt.Errorf("%w: %s: the CUDA execution provider is not wired up yet; use device cpu", ErrDevice, device)
+	default:
+		return fmt.Errorf("%w: unknown device %q (want cpu or cuda:N)", ErrDevice, device)
+	}
+}
+
+// Bundle returns the bundle the model was made from.
+func (m *Model) Bundle() *Bundle { return m.b }
+
+// Contract returns the model's streaming contract.
+func (m *Model) Contract() Contract { return m.c }
+
+// Close releases the session and its tensors. Later calls to Run fail.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	for n, io := range m.batches {
+		io.destroy()
+		delete(m.batches, n)
+	}
+	return m.sess.Destroy()
+}
+
+// StreamState is the recurrent state of one stream, zero at the start, plus
+// a buffer for its latest log-probs.
+type StreamState struct {
+	m        *Model
+	data     [][]float32 // per state tensor, in the per-stream (batch 1) layout
+	logProbs []float32   // [S/R][V]
+}
+
+// NewStreamState returns a zeroed state for one stream.
+func (m *Model) NewStreamState() *StreamState {
+	s := &StreamState{m: m, data: make([][]float32, len(m.states)),
+		logProbs: make([]float32, m.c.OutFrames()*m.c.VocabSize)}
+	for j, sp := range m.states {
+		s.data[j] = make([]float32, sp.size)
+	}
+	return s
+}
+
+// Reset zeroes the state, as at the start of a stream.
+func (s *StreamState) Reset() {
+	for _, d := range s.data {
+		clear(d)
+	}
+	clear(s.logProbs)
+}
+
+// batch returns the tensors for n streams, creating them on first use.
+func (m *Model) batch(n int) (*batchIO, error) {
+	if io, ok := m.batches[n]; ok {
+		return io, nil
+	}
+	if len(m.batches) >= maxCachedBatches {
+		for k, io := range m.batches {
+			io.destroy()
+			delete(m.batches, k)
+		}
+	}
+	io := &batchIO{}
+	fail := func(err error) (*batchIO, error) {
+		io.destroy()
+		return nil, fmt.Errorf("onnx: tensors for batch %d: %w", n, err)
+	}
+	var err error
+	N := int64(n)
+	if io.x, err = ort.NewEmptyTensor[float32](ort.NewShape(N, int64(m.c.ChunkFrames), int64(m.c.FeatureDim))); err != nil {
+		return fail(err)
+	}
+	io.in = append(io.in, io.x)
+	if io.logProbs, err = ort.NewEmptyTensor[float32](ort.NewShape(N, int64(m.c.OutFrames()), int64(m.c.VocabSize))); err != nil {
+		return fail(err)
+	}
+	io.out = append(io.out, io.logProbs)
+	for _, sp := range m.states {
+		shape := ort.Shape(append([]int64(nil), sp.shape...))
+		shape[sp.axis] = N
+		in, err := ort.NewEmptyTensor[float32](shape)
+		if err != nil {
+			return fail(err)
+		}
+		io.in, io.states = append(io.in, in), append(io.states, in)
+		out, err := ort.NewEmptyTensor[float32](shape)
+		if err != nil {
+			return fail(err)
+		}
+		io.out, io.next = append(io.out, out), append(io.next, out)
+	}
+	m.batches[n] = io
+	return io, nil
+}
+
+// Run makes one model call for len(states) streams. x holds their feature
+// windows, [N,T,F] flattened. The states are stacked along each state's batch
+// axis, and the new states are scattered back into them. It returns each
+// stream's log-probs, [S/R][V] flattened; these slices belong to the
+// StreamState and are overwritten by its next Run.
+func (m *Model) Run(x []float32, states []*StreamState) ([][]float32, error) {
+	n := len(states)
+	T, F := m.c.ChunkFrames, m.c.FeatureDim
+	switch {
+	case n == 0:
+		return nil, fmt.Errorf("%w: no streams", ErrBatch)
+	case m.c.MaxBatch > 0 && n > m.c.MaxBatch:
+		return nil, fmt.Errorf("%w: %d streams but the model takes at most %d", ErrBatch, n, m.c.MaxBatch)
+	case len(x) != n*T*F:
+		return nil, fmt.Errorf("%w: x has %d values, want %d streams × %d frames × %d bins = %d",
+			ErrBatch, len(x), n, T, F, n*T*F)
+	}
+	for i, s := range states {
+		if s == nil || s.m != m {
+			return nil, fmt.Errorf("%w: state %d does not belong to this model", ErrBatch, i)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	io, err := m.batch(n)
+	if err != nil {
+		return nil, err
+	}
+	copy(io.x.GetData(), x)
+	for j, sp := range m.states {
+		dst := io.states[j].GetData()
+		for i, s := range states {
+			stack(dst, s.data[j], sp, n, i)
+		}
+	}
+	if err := m.sess.Run(io.in, io.out); err != nil {
+		return nil, fmt.Errorf("onnx: %s: run (batch %d): %s", m.b.ModelPath, n, oneLine(err))
+	}
+	lp := io.logProbs.GetData()
+	per := m.c.OutFrames() * m.c.VocabSize
+	out := make([][]float32, n)
+	for i, s := range states {
+		copy(s.logProbs, lp[i*per:(i+1)*per])
+		out[i] = s.logProbs
+	}
+	for j, sp := range m.states {
+		src := io.next[j].GetData()
+		for i, s := range states {
+			scatter(s.data[j], src, sp, n, i)
+		}
+	}
+	return out, nil
+}
+
+// stack copies stream i's state (batch 1 layout) into the batched tensor of
+// n streams: for each of the outer positions, the batch axis holds n blocks
+// of inner elements.
+func stack(dst, src []float32, sp stateSpec, n, i int) {
+	for o := 0; o < sp.outer; o++ {
+		copy(dst[(o*n+i)*sp.inner:(o*n+i+1)*sp.inner], src[o*sp.inner:(o+1)*sp.inner])
+	}
+}
+
+// scatter is the inverse of stack.
+func scatter(dst, src []float32, sp stateSpec, n, i int) {
+	for o := 0; o < sp.outer; o++ {
+		copy(dst[o*sp.inner:(o+1)*sp.inner], src[(o*n+i)*sp.inner:(o*n+i+1)*sp.inner])
+	}
+}

@@ -1,0 +1,126 @@
+package onnx
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/subtitled/subtitled/decoder"
+	"github.com/subtitled/subtitled/decoder/ctc"
+)
+
+// ErrFinished means frames were fed to a Streamer after Finish.
+var ErrFinished = errors.New("stream already finished")
+
+// Streamer runs one stream through a Model: it buffers feature frames, cuts
+// the windows [c·S, c·S+T), pads the last one with the model's pad value at
+// Finish, runs the model one stream at a time and feeds the log-probs to
+// greedy CTC search. Not safe for concurrent use.
+type Streamer struct {
+	m      *Model
+	st     *StreamState
+	search *ctc.Greedy
+	pend   []float32 // frames from feature frame base on, F values each
+	base   int64     // feature frame index of pend[0]: the next call starts here
+	total  int64     // feature frames accepted
+	calls  int64
+	window []float32 // scratch for the padded last windows
+	done   bool
+}
+
+// NewStreamer starts a stream whose feature frame 0 is at media time anchor
+// (90 kHz PTS).
+func (m *Model) NewStreamer(anchor int64) (*Streamer, error) {
+	g, err := ctc.NewGreedy(m.b.Tokens, m.c.BlankID, m.c.Subsampling, anchor)
+	if err != nil {
+		return nil, err
+	}
+	T, F := m.c.ChunkFrames, m.c.FeatureDim
+	return &Streamer{
+		m:      m,
+		st:     m.NewStreamState(),
+		search: g,
+		pend:   make([]float32, 0, 2*T*F),
+		window: make([]float32, T*F),
+	}, nil
+}
+
+// Reset starts a new stream (zero state, no words) anchored at anchor.
+func (s *Streamer) Reset(anchor int64) {
+	s.st.Reset()
+	s.search.Reset(anchor)
+	s.pend = s.pend[:0]
+	s.base, s.total, s.calls, s.done = 0, 0, 0, false
+}
+
+// Accept appends feature frames (F values each, frame after frame) and runs
+// the model on every window that is complete.
+func (s *Streamer) Accept(frames []float32) error {
+	if s.done {
+		return ErrFinished
+	}
+	F := s.m.c.FeatureDim
+	if len(frames)%F != 0 {
+		return fmt.Errorf("%w: %d values is not a whole number of %d-bin frames", ErrBatch, len(frames), F)
+	}
+	s.pend = append(s.pend, frames...)
+	s.total += int64(len(frames) / F)
+	T := s.m.c.ChunkFrames
+	for len(s.pend) >= T*F {
+		if err := s.call(s.pend[:T*F]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Finish runs the remaining windows, padded with the pad value, until every
+// accepted frame has been covered by the emitted part [c·S, c·S+S) of a call.
+func (s *Streamer) Finish() error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	for s.base < s.total {
+		n := copy(s.window, s.pend)
+		for i := n; i < len(s.window); i++ {
+			s.window[i] = s.m.c.PadValue
+		}
+		if err := s.call(s.window); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// call runs one window and advances by S frames.
+func (s *Streamer) call(window []float32) error {
+	out, err := s.m.Run(window, []*StreamState{s.st})
+	if err != nil {
+		return err
+	}
+	if err := s.search.Accept(out[0]); err != nil {
+		return err
+	}
+	S, F := s.m.c.ChunkShift, s.m.c.FeatureDim
+	drop := min(S*F, len(s.pend))
+	s.pend = s.pend[:copy(s.pend, s.pend[drop:])]
+	s.base += int64(S)
+	s.calls++
+	return nil
+}
+
+// Words returns the recognised words so far; the last may still grow.
+func (s *Streamer) Words() []decoder.Word { return s.search.Words() }
+
+// Text returns the recognised words joined by spaces.
+func (s *Streamer) Text() string { return s.search.Text() }
+
+// Search returns the stream's CTC search, for endpointing (TrailingBlanks,
+// Frames) and for cutting segments (Cut) without touching the model state.
+func (s *Streamer) Search() *ctc.Greedy { return s.search }
+
+// Frames is the number of feature frames accepted.
+func (s *Streamer) Frames() int64 { return s.total }
+
+// Calls is the number of model calls made.
+func (s *Streamer) Calls() int64 { return s.calls }

@@ -1,0 +1,163 @@
+// Package recognizer runs one audio stream through a model: features,
+// chunked model calls, greedy search and endpointing. It turns
+// ingest.Frames into decoder.Results: partials while words grow, a final
+// result at every endpoint, discontinuity and end of stream.
+package recognizer
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/subtitled/subtitled/decoder"
+	"github.com/subtitled/subtitled/decoder/endpoint"
+	"github.com/subtitled/subtitled/decoder/features"
+	"github.com/subtitled/subtitled/decoder/onnx"
+	"github.com/subtitled/subtitled/ingest"
+)
+
+// ErrFeatures means the model asks for features this build cannot compute.
+var ErrFeatures = errors.New("recognizer: unsupported feature type")
+
+// Options configures a Recognizer.
+type Options struct {
+	// Track names the results (default decoder.TrackVerbatim).
+	Track string
+	// Endpoint holds the endpoint rules (default endpoint.DefaultOptions()).
+	Endpoint *endpoint.Options
+	// Partials enables partial results whenever the words change.
+	Partials bool
+}
+
+// Recognizer is one stream's recogniser. It is not safe for concurrent use.
+type Recognizer struct {
+	model    *onnx.Model
+	opts     Options
+	ep       endpoint.Options
+	emit     func(decoder.Result)
+	feat     *features.Extractor
+	stream   *onnx.Streamer
+	frameDur time.Duration
+	started  bool
+	segment  uint64
+	partial  string // text of the last partial emitted
+	scratch  []float32
+}
+
+// New returns a recogniser that reports results through emit, which is
+// called synchronously from Accept and Finish.
+func New(m *onnx.Model, opts Options, emit func(decoder.Result)) (*Recognizer, error) {
+	c := m.Contract()
+	if c.FeatureType != "kaldi_fbank" {
+		return nil, fmt.Errorf("%w: %q", ErrFeatures, c.FeatureType)
+	}
+	feat, err := features.New(features.KaldiOptions(c.FeatureDim))
+	if err != nil {
+		return nil, fmt.Errorf("recognizer: features: %w", err)
+	}
+	st, err := m.NewStreamer(0)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Track == "" {
+		opts.Track = decoder.TrackVerbatim
+	}
+	ep := endpoint.DefaultOptions()
+	if opts.Endpoint != nil {
+		ep = *opts.Endpoint
+	}
+	return &Recognizer{
+		model:    m,
+		opts:     opts,
+		ep:       ep,
+		emit:     emit,
+		feat:     feat,
+		stream:   st,
+		frameDur: time.Duration(c.Subsampling) * 10 * time.Millisecond,
+	}, nil
+}
+
+// Accept feeds one frame of audio. A frame marked Discontinuity finalises
+// what came before and re-anchors the stream on its PTS.
+func (r *Recognizer) Accept(f ingest.Frame) error {
+	if f.Discontinuity && r.started {
+		if err := r.Finish(); err != nil {
+			return err
+		}
+	}
+	if !r.started {
+		r.restart(f.PTS)
+	}
+	if err := r.feat.AcceptSamples(f.Samples); err != nil {
+		return fmt.Errorf("recognizer: features: %w", err)
+	}
+	return r.pump()
+}
+
+// Finish ends the current segment: it flushes the features and the model and
+// emits a final result for whatever words are left. The next Accept starts a
+// fresh segment anchored on its frame's PTS.
+func (r *Recognizer) Finish() error {
+	if !r.started {
+		return nil
+	}
+	r.feat.InputFinished()
+	if err := r.pump(); err != nil {
+		return err
+	}
+	if err := r.stream.Finish(); err != nil {
+		return fmt.Errorf("recognizer: %w", err)
+	}
+	r.final()
+	r.started = false
+	return nil
+}
+
+func (r *Recognizer) restart(pts int64) {
+	r.feat.Reset()
+	r.stream.Reset(pts)
+	r.started = true
+	r.partial = ""
+}
+
+// pump moves every ready feature frame into the model and checks for
+// endpoints after each model call.
+func (r *Recognizer) pump() error {
+	n := r.feat.Pending()
+	if n == 0 {
+		return nil
+	}
+	r.scratch, _ = r.feat.PopFrames(r.scratch[:0], n)
+	calls := r.stream.Calls()
+	if err := r.stream.Accept(r.scratch); err != nil {
+		return fmt.Errorf("recognizer: %w", err)
+	}
+	if r.stream.Calls() == calls {
+		return nil
+	}
+	g := r.stream.Search()
+	if rule := r.ep.Check(g.Frames(), g.TrailingBlanks(), r.frameDur); rule != 0 {
+		r.final()
+		return nil
+	}
+	if r.opts.Partials {
+		words := g.Words()
+		res := decoder.Result{Track: r.opts.Track, Words: words, Segment: r.segment}
+		if t := res.Text(); t != r.partial {
+			r.partial = t
+			r.emit(res)
+		}
+	}
+	return nil
+}
+
+// final cuts the segment and emits its words as a final result, if any.
+func (r *Recognizer) final() {
+	words := r.stream.Search().Cut()
+	r.partial = ""
+	if len(words) == 0 {
+		return
+	}
+	r.emit(decoder.Result{Track: r.opts.Track, Words: words, Final: true, Segment: r.segment})
+	r.segment++
+}

@@ -1,0 +1,137 @@
+package recognizer
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/subtitled/subtitled/decoder"
+	"github.com/subtitled/subtitled/decoder/onnx"
+	"github.com/subtitled/subtitled/ingest"
+	"github.com/subtitled/subtitled/tools/testenv"
+	"github.com/subtitled/subtitled/tools/tonegen"
+)
+
+func TestMain(m *testing.M) {
+	if err := testenv.InitORT(); err != nil {
+		fmt.Fprintln(os.Stderr, "decoder/recognizer tests:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func toneModel(t *testing.T) (*onnx.Model, *tonegen.Table) {
+	t.Helper()
+	b, err := onnx.OpenBundle(testenv.Path("testdata", "models", "tone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnx.NewModel(b, onnx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	tab, err := tonegen.Load(testenv.Path("testdata", "models", "tone", "tones.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, tab
+}
+
+// feed sends samples in frames of n samples starting at pts0.
+func feed(t *testing.T, r *Recognizer, samples []float32, pts0 int64, n int, disc bool) {
+	t.Helper()
+	for off := 0; off < len(samples); off += n {
+		end := min(off+n, len(samples))
+		f := ingest.Frame{
+			Samples:       samples[off:end],
+			PTS:           ingest.SamplePTS(pts0, int64(off)),
+			Wall:          time.Now(),
+			Discontinuity: disc && off == 0,
+		}
+		if err := r.Accept(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestFinalsAtEndpointsWithMediaTimes(t *testing.T) {
+	m, tab := toneModel(t)
+	var finals []decoder.Result
+	partials := 0
+	r, err := New(m, Options{Partials: true}, func(res decoder.Result) {
+		if res.Final {
+			finals = append(finals, res)
+		} else {
+			partials++
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two sentences separated by 2 s of silence: rule2 must cut between them.
+	a, err := tab.Spell("hello world", 16000, 2.0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tab.Spell("good night", 16000, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pts0 = 900000 // 10 s
+	audio := append(append([]float32{}, a.Samples...), b.Samples...)
+	feed(t, r, audio, pts0, 1024, false)
+	if err := r.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if len(finals) != 2 {
+		t.Fatalf("finals %+v, want 2 segments", finals)
+	}
+	if finals[0].Text() != "hello world" || finals[1].Text() != "good night" {
+		t.Fatalf("texts %q, %q", finals[0].Text(), finals[1].Text())
+	}
+	if finals[0].Segment != 0 || finals[1].Segment != 1 {
+		t.Fatalf("segments %d, %d", finals[0].Segment, finals[1].Segment)
+	}
+	if partials == 0 {
+		t.Fatal("no partial results")
+	}
+	onsets := append(append([]int{}, a.WordOnsets...), b.WordOnsets[0]+len(a.Samples), b.WordOnsets[1]+len(a.Samples))
+	var words []decoder.Word
+	for _, f := range finals {
+		words = append(words, f.Words...)
+	}
+	for i, w := range words {
+		want := ingest.SamplePTS(pts0, int64(onsets[i]))
+		if d := w.Start - want; d < -50*90 || d > 50*90 {
+			t.Errorf("word %q starts at %d, tone onset at %d (off by %d ms)", w.Text, w.Start, want, d/90)
+		}
+	}
+}
+
+func TestDiscontinuityFinalisesAndReanchors(t *testing.T) {
+	m, tab := toneModel(t)
+	var finals []decoder.Result
+	r, err := New(m, Options{}, func(res decoder.Result) { finals = append(finals, res) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := tab.Spell("cat", 16000, 0.3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, r, sp.Samples, 0, 800, false)
+	const jump = 90000 * 3600 // an hour later
+	feed(t, r, sp.Samples, jump, 800, true)
+	if err := r.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if len(finals) != 2 || finals[0].Text() != "cat" || finals[1].Text() != "cat" {
+		t.Fatalf("finals %+v", finals)
+	}
+	want := ingest.SamplePTS(jump, int64(sp.WordOnsets[0]))
+	if d := finals[1].Words[0].Start - want; d < -50*90 || d > 50*90 {
+		t.Fatalf("after the discontinuity the word starts at %d, want about %d", finals[1].Words[0].Start, want)
+	}
+}

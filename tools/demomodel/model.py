@@ -1,0 +1,104 @@
+"""model.py: the demo model, a causal streaming CTC recognizer over characters.
+
+Features (80-bin Kaldi fbank, unnormalised) -> fixed per-bin normalisation (baked in)
+-> two causal strided 1-D convolutions (x4 subsampling; their left context is carried
+as explicit cache tensors when streaming) -> unidirectional GRU layers -> linear ->
+log-softmax over the character tokens.
+
+forward_full() runs a whole utterance; forward_stream() runs one chunk with explicit
+state and is what export.py turns into ONNX. Both compute the same function: the
+causal convolutions pad with zeros (in normalised space) on the left, and the stream's
+initial caches are zeros.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Token 0 is the CTC blank, 1 is the word separator (U+2581, as the Go CTC search expects).
+TOKENS = ["<blk>", "\u2581"] + [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["'"]
+TOKEN_ID = {t: i for i, t in enumerate(TOKENS)}
+
+
+def encode_text(s):
+    """Token ids of a normalised sentence (spaces become the word separator)."""
+    return [TOKEN_ID["\u2581" if ch == " " else ch] for ch in s]
+
+
+def decode_ids(ids):
+    """Greedy CTC: collapse repeats, drop blanks, map the separator back to spaces."""
+    out, prev = [], -1
+    for i in ids:
+        if i != prev and i != 0:
+            out.append(" " if i == 1 else TOKENS[i])
+        prev = i
+    return " ".join("".join(out).split())
+
+
+class StreamingCTC(nn.Module):
+    """Causal conv subsampling (x4) + GRU + CTC head."""
+
+    def __init__(self, feat_dim=80, conv_ch=192, hidden=192, layers=3, vocab=len(TOKENS), kernel=5):
+        super().__init__()
+        self.feat_dim, self.conv_ch, self.hidden, self.layers = feat_dim, conv_ch, hidden, layers
+        self.kernel = kernel
+        self.cache = kernel - 2  # left context frames each stride-2 conv needs
+        self.register_buffer("mean", torch.zeros(feat_dim))
+        self.register_buffer("istd", torch.ones(feat_dim))
+        self.conv1 = nn.Conv1d(feat_dim, conv_ch, kernel, stride=2)
+        self.conv2 = nn.Conv1d(conv_ch, conv_ch, kernel, stride=2)
+        self.gru = nn.GRU(conv_ch, hidden, layers, batch_first=True)
+        self.out = nn.Linear(hidden, vocab)
+
+    def normalise(self, x):
+        return (x - self.mean) * self.istd
+
+    def forward_full(self, x, specaug=None):
+        """x: [N, T, F] raw fbank, T a multiple of 4 -> log-probs [N, T/4, V]."""
+        x = self.normalise(x)
+        if specaug is not None:
+            x = specaug(x)
+        y = x.transpose(1, 2)
+        y = F.relu(self.conv1(F.pad(y, (self.cache, 0))))
+        y = F.relu(self.conv2(F.pad(y, (self.cache, 0))))
+        y, _ = self.gru(y.transpose(1, 2))
+        return F.log_softmax(self.out(y), dim=-1)
+
+    def initial_state(self, n):
+        return (torch.zeros(n, self.feat_dim, self.cache),
+                torch.zeros(n, self.conv_ch, self.cache),
+                torch.zeros(self.layers, n, self.hidden))
+
+    def forward_stream(self, x, c1, c2, h):
+        """One chunk. x: [N, S, F] (S a multiple of 4); c1: [N, F, k-2]; c2: [N, C, k-2];
+        h: [L, N, H]. Returns log-probs [N, S/4, V] and the next (c1, c2, h)."""
+        y = self.normalise(x).transpose(1, 2)
+        y = torch.cat([c1, y], dim=2)
+        nc1 = y[:, :, -self.cache:]
+        y = F.relu(self.conv1(y))
+        y = torch.cat([c2, y], dim=2)
+        nc2 = y[:, :, -self.cache:]
+        y = F.relu(self.conv2(y))
+        y, nh = self.gru(y.transpose(1, 2), h)
+        return F.log_softmax(self.out(y), dim=-1), nc1, nc2, nh
+
+
+class SpecAugment(nn.Module):
+    """Light SpecAugment on normalised features: frequency and time masks set to 0."""
+
+    def __init__(self, fmasks=2, fwidth=10, tmasks=2, twidth=20):
+        super().__init__()
+        self.fmasks, self.fwidth, self.tmasks, self.twidth = fmasks, fwidth, tmasks, twidth
+
+    def forward(self, x):
+        n, t, f = x.shape
+        x = x.clone()
+        for b in range(n):
+            for _ in range(self.fmasks):
+                w = int(torch.randint(0, self.fwidth + 1, ()))
+                s = int(torch.randint(0, max(1, f - w), ()))
+                x[b, :, s:s + w] = 0
+            for _ in range(self.tmasks):
+                w = int(torch.randint(0, min(self.twidth, max(1, t // 8)) + 1, ()))
+                s = int(torch.randint(0, max(1, t - w), ()))
+                x[b, s:s + w, :] = 0
+        return x
