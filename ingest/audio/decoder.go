@@ -22,7 +22,7 @@
 // drained into it, and the next Frame starts a new one with Discontinuity set.
 // Corrupt input is counted in Stats and skipped; it is never an error. An
 // access unit the decoder rejects is replaced by silence of the previous
-// frame's length (at most maxConceal in a row), so that the sample clock
+// frame's length (at most 16 in a row), so that the sample clock
 // keeps step with the stream; damage that desynchronises the parser still
 // loses time, up to MaxPTSJump, after which the PTS check re-anchors.
 package audio

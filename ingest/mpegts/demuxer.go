@@ -1,6 +1,7 @@
 package mpegts
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -180,6 +181,9 @@ type Demuxer struct {
 	psi        *psiParser
 	onTableFn  func(*astits.DemuxerData)
 	onPSIErrFn func(error)
+	psiErrs    uint64            // PSI errors so far, to tell whether a parse failed
+	lastPSI    map[uint16][]byte // last cleanly parsed one-packet table payload per PID
+	psiGen     uint64            // bumped when lastPSI is cleared
 
 	kind [numPIDs]uint8
 	cc   [numPIDs]uint8
@@ -246,6 +250,7 @@ func New(r io.Reader, opts Options) (*Demuxer, error) {
 		pidTimeout: ticks(opts.PIDTimeout),
 		psi:        newPSIParser(),
 		pmts:       make(map[uint16]*pmtInfo),
+		lastPSI:    make(map[uint16][]byte),
 	}
 	d.rs.notTSLimit = opts.NotTSLimit
 	d.clk.lastPMT = make(map[uint16]int64)
@@ -509,13 +514,49 @@ func (d *Demuxer) onPSI(h *header, pkt []byte, isPAT bool) {
 			}
 		}
 	}
+	// Tables repeat unchanged every 100 ms or so. A one-packet repetition
+	// identical to the last clean parse is skipped: go-astits allocates a
+	// lot per table.
+	whole := h.pusi && sectionsComplete(h.payload)
+	if whole {
+		if prev, ok := d.lastPSI[h.pid]; ok && bytes.Equal(prev, h.payload) {
+			return
+		}
+	}
+	errs, gen := d.psiErrs, d.psiGen
 	d.psi.parse(pkt, d.onTableFn, d.onPSIErrFn)
+	switch {
+	case d.psiGen != gen:
+		// The PAT changed while parsing: the cache was cleared.
+	case whole && d.psiErrs == errs:
+		d.lastPSI[h.pid] = append(d.lastPSI[h.pid][:0], h.payload...)
+	default:
+		delete(d.lastPSI, h.pid)
+	}
+}
+
+// sectionsComplete reports whether a payload that starts a table holds only
+// whole sections (pointer_field 0, nothing continued in the next packet).
+func sectionsComplete(p []byte) bool {
+	if len(p) < 1 || p[0] != 0 {
+		return false
+	}
+	off := 1
+	for off < len(p) && p[off] != 0xFF {
+		if off+3 > len(p) {
+			return false
+		}
+		off += 3 + ((int(p[off+1])&0x0F)<<8 | int(p[off+2]))
+	}
+	return off <= len(p)
 }
 
 func (d *Demuxer) onPSIError(err error) {
+	d.psiErrs++
 	switch {
 	case errors.Is(err, errParserPanic):
 		d.stats.ParserPanics++
+		d.clearPSICache()
 	case isCRCError(err):
 		d.stats.CRCError++
 	default:
@@ -579,12 +620,20 @@ func (d *Demuxer) onPAT(pat *astits.PATData) {
 		}
 	}
 	d.programs = progs
+	d.clearPSICache()
 	if d.sel.valid {
 		if _, ok := d.pmts[d.sel.program]; !ok {
 			d.deselect() // the program went away or moved its PMT
 		}
 	}
 	d.reevaluate()
+}
+
+// clearPSICache forgets the cached tables, so the next repetition of each is
+// parsed again (after a PAT change or a parser reset).
+func (d *Demuxer) clearPSICache() {
+	clear(d.lastPSI)
+	d.psiGen++
 }
 
 func equalPrograms(a, b []program) bool {

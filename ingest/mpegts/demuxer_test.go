@@ -548,11 +548,12 @@ func TestCRCErrorCounted(t *testing.T) {
 	bad := pmtSection(1, 0, 0x100, testES{pid: 0x100, st: 0x0F})
 	bad[len(bad)-1] ^= 0xFF
 	b.section(0x1000, bad)
+	b.section(0x1000, bad)                         // an identical repetition is parsed, and counted, again
 	b.pes(0x100, 0xC0, 0, []byte{1}, noPkt, false) // before any valid PMT: not delivered
 	b.section(0x1000, pmtSection(1, 0, 0x100, testES{pid: 0x100, st: 0x0F}))
 	b.pes(0x100, 0xC0, 9000, []byte{2}, noPkt, false)
 	res := demuxBytes(t, b.bytes(), Options{})
-	if res.stats.CRCError != 1 || res.stats.PSIErrors != 0 || len(res.pes) != 1 || res.pes[0].Data[0] != 2 {
+	if res.stats.CRCError != 2 || res.stats.PSIErrors != 0 || len(res.pes) != 1 || res.pes[0].Data[0] != 2 {
 		t.Fatalf("%d PES, stats %+v", len(res.pes), res.stats)
 	}
 }

@@ -20,6 +20,7 @@ import (
 )
 
 // fixtureDir holds the files ffmpeg makes, shared by the tests of one run.
+// It is made on first use.
 var (
 	fixtureDir string
 	fixtureMu  sync.Mutex
@@ -27,13 +28,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mpegts-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fixtureDir = dir
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(dir) }))
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
+		fixtureMu.Lock()
+		defer fixtureMu.Unlock()
+		if fixtureDir != "" {
+			os.RemoveAll(fixtureDir)
+		}
+	}))
 }
 
 func lookTool(t testing.TB, name string) string {
@@ -66,6 +67,13 @@ func fixture(t testing.TB, name string, ffArgs ...string) string {
 	ff := lookTool(t, "ffmpeg")
 	fixtureMu.Lock()
 	defer fixtureMu.Unlock()
+	if fixtureDir == "" {
+		dir, err := os.MkdirTemp("", "mpegts-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixtureDir = dir
+	}
 	path := filepath.Join(fixtureDir, name)
 	if err, done := fixtureErr[name]; done {
 		if err != nil {

@@ -153,6 +153,9 @@ func FuzzDemux(f *testing.F) {
 		default:
 			t.Fatalf("end = %v", end)
 		}
+		if s.ParserPanics > 0 { // recovered, but a bug all the same (RELIABILITY.md §10.5)
+			t.Fatalf("go-astits panicked on this input")
+		}
 		if s.PESDelivered > s.Packets {
 			t.Fatalf("more PES than packets: %+v", s)
 		}

@@ -319,3 +319,27 @@ func TestCRC32MPEG2(t *testing.T) {
 		t.Fatalf("crc = %08x, want 0376e6e7", got)
 	}
 }
+
+func TestSectionsComplete(t *testing.T) {
+	pat := patSection(0, [2]uint16{1, 0x1000})
+	cases := []struct {
+		name string
+		in   []byte
+		want bool
+	}{
+		{"one section and stuffing", append(append([]byte{0}, pat...), 0xFF, 0xFF), true},
+		{"exactly full", append([]byte{0}, pat...), true},
+		{"two sections", append(append([]byte{0}, pat...), pat...), true},
+		{"cut", append([]byte{0}, pat[:len(pat)-1]...), false},
+		{"pointer field", append([]byte{1, 0xAA}, pat...), false},
+		{"header cut", []byte{0, 0x00, 0xB0}, false},
+		{"empty", nil, false},
+		{"only stuffing", []byte{0, 0xFF}, true},
+		{"long section", []byte{0, 0x02, 0xB3, 0xFF, 1, 2}, false},
+	}
+	for _, c := range cases {
+		if got := sectionsComplete(c.in); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}

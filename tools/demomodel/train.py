@@ -29,9 +29,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 HELD_OUT_VOICE = "flite:slt"
 
 
-def load_shards(d):
+def load_shards(d, old=None):
+    """Load every shard in d; with old, only shards not yet loaded, appended to old."""
     feats, lens, texts, voices, secs = [], [], [], [], 0.0
+    files = []
+    if old is not None:
+        feats, lens, texts, voices, secs = [old["feats"]], [old["lens"]], list(old["texts"]), list(old["voices"]), old["seconds"]
+        files = list(old["files"])
     for p in sorted(glob.glob(os.path.join(d, "shard*.pt"))):
+        if p in files:
+            continue
+        files.append(p)
         s = torch.load(p)
         feats.append(s["feats"])
         lens.append(s["lens"])
@@ -44,7 +52,8 @@ def load_shards(d):
     lens = torch.cat(lens)
     offs = torch.zeros_like(lens)
     offs[1:] = torch.cumsum(lens, 0)[:-1]
-    return {"feats": feats, "lens": lens, "offs": offs, "texts": texts, "voices": voices, "seconds": secs}
+    return {"feats": feats, "lens": lens, "offs": offs, "texts": texts, "voices": voices, "seconds": secs,
+            "files": files}
 
 
 def make_batch(data, idx):
@@ -180,6 +189,11 @@ def main():
     epoch = 0
     while not done:
         epoch += 1
+        if epoch > 1:  # pick up shards that gen_data.py wrote meanwhile
+            n = len(tr["texts"])
+            tr = load_shards(a.train, tr)
+            if len(tr["texts"]) > n:
+                print(f"loaded {len(tr['texts']) - n} new utts: {tr['seconds']/3600:.2f} h", flush=True)
         for idx in batches(tr, a.max_frames, rng):
             frac = (time.time() - t_start) / budget
             if frac >= 1:

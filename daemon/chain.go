@@ -1,0 +1,186 @@
+package daemon
+
+import (
+	"fmt"
+
+	"github.com/subtitled/subtitled/captions"
+	"github.com/subtitled/subtitled/decoder"
+	"github.com/subtitled/subtitled/decoder/onnx"
+	"github.com/subtitled/subtitled/decoder/recognizer"
+	"github.com/subtitled/subtitled/ingest"
+	"github.com/subtitled/subtitled/ingest/audio"
+	"github.com/subtitled/subtitled/ingest/mpegts"
+)
+
+// chainOptions configure one audio track's chain from PES to cues.
+type chainOptions struct {
+	Language string
+	Tracks   []string // decoder.TrackVerbatim and/or decoder.TrackSubtitle
+	Captions captions.Options
+	Rules    captions.RulesConfig
+	Partials bool
+	// OnCue receives every final cue, in order per track.
+	OnCue func(captions.Cue)
+	// OnPartial receives the revisable partial of a track when it changes.
+	OnPartial func(captions.Partial)
+}
+
+// chain runs one audio track synchronously: compressed audio is decoded,
+// recognised, turned into cues per track and handed to the callbacks. It
+// is the unit both `transcribe` and live channels drive.
+type chain struct {
+	opts     chainOptions
+	dec      *audio.Decoder
+	rec      *recognizer.Recognizer
+	builders map[string]*captions.Builder
+	rules    *captions.Rules
+	lag      int64 // media ticks the recogniser can hold back (one chunk)
+	err      error // first error from the recogniser callback
+}
+
+func newChain(m *onnx.Model, opts chainOptions) (*chain, error) {
+	c := &chain{opts: opts, builders: map[string]*captions.Builder{}}
+	for _, tr := range opts.Tracks {
+		o := opts.Captions
+		o.Track = tr
+		o.Language = opts.Language
+		b, err := captions.NewBuilder(o)
+		if err != nil {
+			return nil, fmt.Errorf("captions for track %s: %w", tr, err)
+		}
+		c.builders[tr] = b
+		if tr == decoder.TrackSubtitle {
+			rc := opts.Rules
+			rc.Language = opts.Language
+			if c.rules, err = captions.NewRules(rc); err != nil {
+				return nil, fmt.Errorf("subtitle rules: %w", err)
+			}
+		}
+	}
+	rec, err := recognizer.New(m, recognizer.Options{Partials: opts.Partials}, c.onResult)
+	if err != nil {
+		return nil, err
+	}
+	c.rec = rec
+	ct := m.Contract()
+	c.lag = int64(ct.ChunkFrames) * 900
+	return c, nil
+}
+
+// pes feeds one audio PES from the demuxer.
+func (c *chain) pes(p mpegts.PES) error {
+	if c.dec != nil && (p.Codec != c.dec.Codec()) {
+		if err := c.flushDecoder(); err != nil {
+			return err
+		}
+		c.dec.Close()
+		c.dec = nil
+	}
+	if c.dec == nil {
+		d, err := audio.NewDecoder(p.Codec, audio.Options{})
+		if err != nil {
+			return fmt.Errorf("PID %d (stream type 0x%02x): %w", p.PID, p.StreamType, err)
+		}
+		c.dec = d
+	} else if p.Discontinuity {
+		c.dec.MarkDiscontinuity()
+	}
+	frames, err := c.dec.Decode(p.Data, p.PTS, p.HasPTS, wallNow())
+	if err != nil {
+		return fmt.Errorf("PID %d: %w", p.PID, err)
+	}
+	return c.frames(frames)
+}
+
+// frames feeds decoded audio to the recogniser and moves caption time on.
+func (c *chain) frames(fs []ingest.Frame) error {
+	for _, f := range fs {
+		if f.Discontinuity {
+			c.discontinuity()
+		}
+		if err := c.rec.Accept(f); err != nil {
+			return err
+		}
+		if c.err != nil {
+			return c.err
+		}
+		end := ingest.SamplePTS(f.PTS, int64(len(f.Samples)))
+		for _, b := range c.builders {
+			for _, cue := range b.Advance(end - c.lag) {
+				c.opts.OnCue(cue)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *chain) discontinuity() {
+	for _, b := range c.builders {
+		c.deliver(b.Discontinuity())
+	}
+}
+
+// onResult routes a recogniser result to the track builders.
+func (c *chain) onResult(r decoder.Result) {
+	if b, ok := c.builders[decoder.TrackVerbatim]; ok {
+		r.Track = decoder.TrackVerbatim
+		c.push(b, r)
+	}
+	if b, ok := c.builders[decoder.TrackSubtitle]; ok && (r.Final || c.opts.Partials) {
+		s := c.rules.Apply(r)
+		s.Track = decoder.TrackSubtitle
+		c.push(b, s)
+	}
+}
+
+func (c *chain) push(b *captions.Builder, r decoder.Result) {
+	u, err := b.Push(r)
+	if err != nil {
+		if c.err == nil {
+			c.err = fmt.Errorf("captions: %w", err)
+		}
+		return
+	}
+	c.deliver(u)
+}
+
+func (c *chain) deliver(u captions.Update) {
+	for _, cue := range u.Cues {
+		c.opts.OnCue(cue)
+	}
+	if u.PartialChanged && c.opts.OnPartial != nil {
+		c.opts.OnPartial(u.Partial)
+	}
+}
+
+func (c *chain) flushDecoder() error {
+	if c.dec == nil {
+		return nil
+	}
+	return c.frames(c.dec.Flush())
+}
+
+// finish drains the decoder and the recogniser and releases every cue.
+func (c *chain) finish() error {
+	if err := c.flushDecoder(); err != nil {
+		return err
+	}
+	if err := c.rec.Finish(); err != nil {
+		return err
+	}
+	if c.err != nil {
+		return c.err
+	}
+	for _, tr := range c.opts.Tracks {
+		c.deliver(c.builders[tr].Flush())
+	}
+	return nil
+}
+
+// close frees the decoder.
+func (c *chain) close() {
+	if c.dec != nil {
+		c.dec.Close()
+		c.dec = nil
+	}
+}
