@@ -28,9 +28,9 @@ var wallNow = time.Now
 
 type transcribeFlags struct {
 	model, format, track, out, language string
-	program                              uint
-	threads                              int
-	absolute, quiet                      bool
+	program                             uint
+	threads                             int
+	absolute, quiet                     bool
 }
 
 // runTranscribe captions a file (TS or WAV) or a TS on stdin and writes one
