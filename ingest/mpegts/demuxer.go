@@ -223,9 +223,20 @@ func New(r io.Reader, opts Options) (*Demuxer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.MaxPESSize < 0 || opts.ProbePackets < 0 || opts.NotTSLimit < 0 ||
-		opts.PTSJump < 0 || opts.PIDTimeout < 0 || opts.PTSJump > maxDuration || opts.PIDTimeout > maxDuration {
-		return nil, fmt.Errorf("%w: negative or huge size, count or duration in %+v", ErrInvalidOption, opts)
+	for _, c := range []struct {
+		name string
+		v    int64
+		max  int64
+	}{
+		{"MaxPESSize", int64(opts.MaxPESSize), 1 << 30},
+		{"ProbePackets", int64(opts.ProbePackets), 1 << 40},
+		{"NotTSLimit", int64(opts.NotTSLimit), 1 << 40},
+		{"PTSJump", int64(opts.PTSJump), int64(maxDuration)},
+		{"PIDTimeout", int64(opts.PIDTimeout), int64(maxDuration)},
+	} {
+		if c.v < 0 || c.v > c.max {
+			return nil, fmt.Errorf("%w: %s %d is out of range [0, %d]", ErrInvalidOption, c.name, c.v, c.max)
+		}
 	}
 	if opts.MaxPESSize == 0 {
 		opts.MaxPESSize = DefaultMaxPESSize
