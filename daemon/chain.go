@@ -19,6 +19,9 @@ type chainOptions struct {
 	Captions captions.Options
 	Rules    captions.RulesConfig
 	Partials bool
+	// FirstIDs continue cue IDs per track (a restarted channel passes the
+	// next IDs of its previous run); missing tracks start at 1.
+	FirstIDs map[string]uint64
 	// OnCue receives every final cue, in order per track.
 	OnCue func(captions.Cue)
 	// OnPartial receives the revisable partial of a track when it changes.
@@ -44,6 +47,9 @@ func newChain(m *onnx.Model, opts chainOptions) (*chain, error) {
 		o := opts.Captions
 		o.Track = tr
 		o.Language = opts.Language
+		if id := opts.FirstIDs[tr]; id > 0 {
+			o.FirstID = id
+		}
 		b, err := captions.NewBuilder(o)
 		if err != nil {
 			return nil, fmt.Errorf("captions for track %s: %w", tr, err)
@@ -85,7 +91,25 @@ func (c *chain) pes(p mpegts.PES) error {
 	} else if p.Discontinuity {
 		c.dec.MarkDiscontinuity()
 	}
-	frames, err := c.dec.Decode(p.Data, p.PTS, p.HasPTS, wallNow())
+	if p.Codec == ingest.CodecOpus {
+		// An Opus PES holds several packets behind control headers; each
+		// is decoded alone and only the first carries the PES PTS.
+		pkts, err := mpegts.SplitOpus(p.Data)
+		if err != nil {
+			return nil // malformed Opus framing: skip the PES; the next PTS re-anchors
+		}
+		for i, pkt := range pkts {
+			if err := c.decode(p, pkt, p.HasPTS && i == 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return c.decode(p, p.Data, p.HasPTS)
+}
+
+func (c *chain) decode(p mpegts.PES, data []byte, hasPTS bool) error {
+	frames, err := c.dec.Decode(data, p.PTS, hasPTS, wallNow())
 	if err != nil {
 		return fmt.Errorf("PID %d: %w", p.PID, err)
 	}

@@ -18,4 +18,5 @@
 //     corrupt packets) set PES.Discontinuity and name their cause.
 //
 // Stats holds TR 101 290 style counters for the input-health metrics.
+// SplitOpus removes the TS framing (opus_control_header) from Opus payloads.
 package mpegts

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -162,26 +163,39 @@ func FuzzDemux(f *testing.F) {
 	})
 }
 
-// TestFuzzSeeds keeps testdata/fuzz in step with fuzzSeeds; run with -update
-// to rewrite it.
+// TestFuzzSeeds keeps testdata/fuzz in step with fuzzSeeds and
+// casesSplitOpus; run with -update to rewrite it.
 func TestFuzzSeeds(t *testing.T) {
 	for _, target := range []string{"FuzzResync", "FuzzDemux"} {
 		for _, s := range fuzzSeeds {
 			path := filepath.Join("testdata", "fuzz", target, s.name)
 			want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nbyte(%q)\n", s.data(), s.mode)
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			got, err := os.ReadFile(path)
-			if err != nil || string(got) != want {
-				t.Errorf("%s is missing or stale (err %v); run go test -run TestFuzzSeeds -update", path, err)
-			}
+			checkSeed(t, path, want)
 		}
+	}
+	for _, c := range casesSplitOpus {
+		if c.name == "three" || c.name == "trims and extension" || c.name == "good then junk" {
+			path := filepath.Join("testdata", "fuzz", "FuzzSplitOpus", strings.ReplaceAll(c.name, " ", "-"))
+			checkSeed(t, path, fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", c.in))
+		}
+	}
+}
+
+// checkSeed compares a committed seed file with its content, or writes it
+// with -update.
+func checkSeed(t *testing.T, path, want string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != want {
+		t.Errorf("%s is missing or stale (err %v); run go test -run TestFuzzSeeds -update", path, err)
 	}
 }
