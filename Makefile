@@ -10,7 +10,7 @@ LISTEN ?= 127.0.0.1:8080
 FUZZTIME ?= 30s
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build ort sample run demo test test-short vet fmt-check fuzz bench clean
+.PHONY: all build ort sample run test test-short vet fmt-check fuzz bench clean install
 
 all: build
 
@@ -60,3 +60,18 @@ bench: build
 
 clean:
 	rm -rf bin testdata/gen
+
+## install: binary, ONNX Runtime, demo model, unit and example config in FHS places
+PREFIX ?= /usr
+DESTDIR ?=
+install: build
+	install -D -m 0755 bin/subtitled $(DESTDIR)$(PREFIX)/bin/subtitled
+	install -D -m 0644 lib/libonnxruntime.so.1 $(DESTDIR)$(PREFIX)/lib/subtitled/libonnxruntime.so.1
+	install -d $(DESTDIR)$(PREFIX)/share/subtitled/models/demo-en
+	install -m 0644 models/demo-en/* $(DESTDIR)$(PREFIX)/share/subtitled/models/demo-en/
+	install -D -m 0644 systemd/subtitled.service $(DESTDIR)/lib/systemd/system/subtitled.service
+	install -D -m 0644 systemd/gpu.conf $(DESTDIR)$(PREFIX)/share/subtitled/systemd/gpu.conf
+	install -D -m 0644 docs/OPERATIONS.md $(DESTDIR)$(PREFIX)/share/doc/subtitled/OPERATIONS.md
+	@if [ ! -e $(DESTDIR)/etc/subtitled/subtitled.yaml ]; then \
+	  install -D -m 0644 examples/subtitled.yaml $(DESTDIR)/etc/subtitled/subtitled.yaml; \
+	else echo "install: keeping the existing /etc/subtitled/subtitled.yaml"; fi

@@ -120,14 +120,18 @@ func newChannel(d *daemon, cfg config.Channel, model *onnx.Model, nextID map[str
 		Input:   inputStatus{URL: cfg.Input.URL},
 		LastCue: map[string]*cueSummary{},
 	}
+	var wsOpts *hub.ChannelOptions
 	for _, o := range cfg.Outputs {
 		switch {
 		case o.WebSocket != nil:
-			if c.hubCh == nil {
-				c.hubCh = d.hub.Channel(cfg.ID, hub.ChannelOptions{RingSize: o.WebSocket.RingSize, Queue: o.WebSocket.Queue, MaxClients: o.WebSocket.MaxClients})
+			if wsOpts == nil {
+				wsOpts = &hub.ChannelOptions{RingSize: o.WebSocket.RingSize, Queue: o.WebSocket.Queue, MaxClients: o.WebSocket.MaxClients}
 			}
 			for _, tr := range o.WebSocket.Tracks {
-				c.wsTrk[tr] = true
+				if !c.wsTrk[tr] {
+					c.wsTrk[tr] = true
+					wsOpts.Tracks = append(wsOpts.Tracks, tr)
+				}
 			}
 		case o.File != nil:
 			f, err := format.ParseFormat(o.File.Format)
@@ -149,6 +153,14 @@ func newChannel(d *daemon, cfg config.Channel, model *onnx.Model, nextID map[str
 			}
 			c.sinks = append(c.sinks, fileSink{track: o.File.Track, path: o.File.Path, sink: s})
 		}
+	}
+	if wsOpts != nil {
+		h, err := d.hub.ChannelWith(cfg.ID, *wsOpts)
+		if err != nil {
+			c.closeSinks()
+			return nil, fmt.Errorf("channel %s: websocket: %w", cfg.ID, err)
+		}
+		c.hubCh = h
 	}
 	return c, nil
 }

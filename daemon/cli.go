@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"version":      {"print the version and exit", runVersion},
 		"check-config": {"validate a config file: check-config FILE", runCheckConfig},
 		"transcribe":   {"caption a file or stdin: transcribe [flags] INPUT", runTranscribe},
+		"model":        {"inspect a model bundle: model info [DIR]", runModel},
 		"run":          {"run the daemon: run --config FILE [--listen ADDR]", runRun},
 	}
 }

@@ -80,9 +80,12 @@ func openSource(ctx context.Context, ch config.Channel, d *daemon) (source.Sourc
 		Realtime:     ch.Input.Realtime,
 		Loop:         ch.Input.Loop,
 		StallTimeout: ch.Input.StallTimeout,
-		BackoffMin:   ch.Input.Reconnect.Min,
-		BackoffMax:   ch.Input.Reconnect.Max,
-		RecvBuffer:   int(d.cfg.Limits.UDPBufferBytes),
+		ReconnectMin: ch.Input.Reconnect.Min,
+		ReconnectMax: ch.Input.Reconnect.Max,
+		ReadBuffer:   int(d.cfg.Limits.UDPBufferBytes),
+		// A few quick retries inside the source; beyond them the channel
+		// reports failed and its supervisor restarts it with backoff.
+		MaxAttempts: 3,
 	}
 	switch s.Kind {
 	case config.SourceFile:
@@ -90,7 +93,7 @@ func openSource(ctx context.Context, ch config.Channel, d *daemon) (source.Sourc
 	case config.SourceStdin:
 		o.Kind, o.Reader = source.KindStdin, d.stdin
 	case config.SourceUDP:
-		o.Kind, o.Host, o.Port, o.Multicast, o.SourceAddr, o.Iface = source.KindUDP, s.Host, s.Port, s.Multicast, s.SourceAddr, s.Iface
+		o.Kind, o.Host, o.Port, o.SourceAddr, o.Iface = source.KindUDP, s.Host, s.Port, s.SourceAddr, s.Iface
 	case config.SourceHTTP:
 		o.Kind, o.URL = source.KindHTTP, s.URL
 	default:

@@ -54,8 +54,8 @@ def main():
     ap.add_argument("--comment", default="")
     a = ap.parse_args()
     assert a.chunk % 4 == 0
-    model = StreamingCTC()
     ck = torch.load(a.ckpt)
+    model = StreamingCTC(**ck.get("cfg", {}))
     model.load_state_dict(ck["model"])
     model.eval()
     torch.manual_seed(0)
@@ -97,7 +97,7 @@ def main():
         "sample_rate": "16000",
         "chunk_frames": str(a.chunk),
         "chunk_shift": str(a.chunk),
-        "subsampling_factor": "4",
+        "subsampling_factor": str(model.subsampling),
         "blank_id": "0",
         "state_batch_axes": "0,0,1",
         "pad_value": str(PAD_VALUE),
@@ -109,7 +109,7 @@ def main():
     }
     # pin every non-batch dimension of the outputs (the contract wants fixed state shapes)
     ins = {i.name: i for i in m.graph.input}
-    fixed = {"log_probs": [None, a.chunk // 4, len(TOKENS)],
+    fixed = {"log_probs": [None, a.chunk // model.subsampling, len(TOKENS)],
              "next_conv1_cache": [None] + list(c1.shape[1:]),
              "next_conv2_cache": [None] + list(c2.shape[1:]),
              "next_gru_state": [h.shape[0], None, h.shape[2]]}

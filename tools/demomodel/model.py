@@ -1,8 +1,8 @@
 """model.py: the demo model, a causal streaming CTC recognizer over characters.
 
 Features (80-bin Kaldi fbank, unnormalised) -> fixed per-bin normalisation (baked in)
--> two causal strided 1-D convolutions (x4 subsampling; their left context is carried
-as explicit cache tensors when streaming) -> unidirectional GRU layers -> linear ->
+-> two causal 1-D convolutions (x2 subsampling by default, x4 optional; their left
+context is carried as explicit cache tensors when streaming) -> unidirectional GRU layers -> linear ->
 log-softmax over the character tokens.
 
 forward_full() runs a whole utterance; forward_stream() runs one chunk with explicit
@@ -37,15 +37,19 @@ def decode_ids(ids):
 class StreamingCTC(nn.Module):
     """Causal conv subsampling (x4) + GRU + CTC head."""
 
-    def __init__(self, feat_dim=80, conv_ch=192, hidden=192, layers=3, vocab=len(TOKENS), kernel=5):
+    def __init__(self, feat_dim=80, conv_ch=192, hidden=192, layers=2, vocab=len(TOKENS), kernel=5,
+                 subsampling=2):
         super().__init__()
         self.feat_dim, self.conv_ch, self.hidden, self.layers = feat_dim, conv_ch, hidden, layers
-        self.kernel = kernel
-        self.cache = kernel - 2  # left context frames each stride-2 conv needs
+        self.kernel, self.subsampling = kernel, subsampling
+        assert subsampling in (2, 4)
+        s2 = subsampling // 2
+        # left context frames each causal conv needs (kernel - stride)
+        self.cache1, self.cache2 = kernel - 2, kernel - s2
         self.register_buffer("mean", torch.zeros(feat_dim))
         self.register_buffer("istd", torch.ones(feat_dim))
         self.conv1 = nn.Conv1d(feat_dim, conv_ch, kernel, stride=2)
-        self.conv2 = nn.Conv1d(conv_ch, conv_ch, kernel, stride=2)
+        self.conv2 = nn.Conv1d(conv_ch, conv_ch, kernel, stride=s2)
         self.gru = nn.GRU(conv_ch, hidden, layers, batch_first=True)
         self.out = nn.Linear(hidden, vocab)
 
@@ -53,30 +57,30 @@ class StreamingCTC(nn.Module):
         return (x - self.mean) * self.istd
 
     def forward_full(self, x, specaug=None):
-        """x: [N, T, F] raw fbank, T a multiple of 4 -> log-probs [N, T/4, V]."""
+        """x: [N, T, F] raw fbank, T a multiple of R -> log-probs [N, T/R, V]."""
         x = self.normalise(x)
         if specaug is not None:
             x = specaug(x)
         y = x.transpose(1, 2)
-        y = F.relu(self.conv1(F.pad(y, (self.cache, 0))))
-        y = F.relu(self.conv2(F.pad(y, (self.cache, 0))))
+        y = F.relu(self.conv1(F.pad(y, (self.cache1, 0))))
+        y = F.relu(self.conv2(F.pad(y, (self.cache2, 0))))
         y, _ = self.gru(y.transpose(1, 2))
         return F.log_softmax(self.out(y), dim=-1)
 
     def initial_state(self, n):
-        return (torch.zeros(n, self.feat_dim, self.cache),
-                torch.zeros(n, self.conv_ch, self.cache),
+        return (torch.zeros(n, self.feat_dim, self.cache1),
+                torch.zeros(n, self.conv_ch, self.cache2),
                 torch.zeros(self.layers, n, self.hidden))
 
     def forward_stream(self, x, c1, c2, h):
-        """One chunk. x: [N, S, F] (S a multiple of 4); c1: [N, F, k-2]; c2: [N, C, k-2];
-        h: [L, N, H]. Returns log-probs [N, S/4, V] and the next (c1, c2, h)."""
+        """One chunk. x: [N, S, F] (S a multiple of R); c1: [N, F, k-2]; c2: [N, C, k-R/2];
+        h: [L, N, H]. Returns log-probs [N, S/R, V] and the next (c1, c2, h)."""
         y = self.normalise(x).transpose(1, 2)
         y = torch.cat([c1, y], dim=2)
-        nc1 = y[:, :, -self.cache:]
+        nc1 = y[:, :, -self.cache1:]
         y = F.relu(self.conv1(y))
         y = torch.cat([c2, y], dim=2)
-        nc2 = y[:, :, -self.cache:]
+        nc2 = y[:, :, -self.cache2:]
         y = F.relu(self.conv2(y))
         y, nh = self.gru(y.transpose(1, 2), h)
         return F.log_softmax(self.out(y), dim=-1), nc1, nc2, nh

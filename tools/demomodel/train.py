@@ -56,16 +56,16 @@ def load_shards(d, old=None):
             "files": files}
 
 
-def make_batch(data, idx):
+def make_batch(data, idx, r):
     lens = [int(data["lens"][i]) for i in idx]
     t = max(lens)
-    t = (t + 3) // 4 * 4
+    t = (t + 3) // 4 * 4  # a multiple of 4 suits both subsampling factors
     x = torch.full((len(idx), t, 80), PAD_VALUE)
     for b, i in enumerate(idx):
         o = int(data["offs"][i])
         x[b, :lens[b]] = data["feats"][o:o + lens[b]].float()
     targets = [torch.tensor(encode_text(data["texts"][i])) for i in idx]
-    return x, torch.tensor([(l + 3) // 4 for l in lens]), targets
+    return x, torch.tensor([(l + r - 1) // r for l in lens]), targets
 
 
 def batches(data, max_frames, rng, subset=None):
@@ -100,7 +100,7 @@ def evaluate(model, data, subset=None, max_frames=20000):
     model.eval()
     res = {}
     for idx in batches(data, max_frames, random.Random(0), subset):
-        x, olens, _ = make_batch(data, idx)
+        x, olens, _ = make_batch(data, idx, model.subsampling)
         lp = model.forward_full(x)
         ids = lp.argmax(-1)
         for b, i in enumerate(idx):
@@ -123,12 +123,15 @@ def main():
     ap.add_argument("--val", default=os.path.join(HERE, "work/feats/val"))
     ap.add_argument("--ckpt", default=os.path.join(HERE, "work/ckpt"))
     ap.add_argument("--minutes", type=float, default=70)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--max-frames", type=int, default=4000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--val-minutes", type=float, default=10)
     ap.add_argument("--ckpt-minutes", type=float, default=4)
+    ap.add_argument("--subsampling", type=int, default=2)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--hidden", type=int, default=192)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
@@ -140,7 +143,8 @@ def main():
     va = load_shards(a.val)
     print(f"train: {len(tr['texts'])} utts, {tr['seconds']/3600:.2f} h; val: {len(va['texts'])} utts, "
           f"{va['seconds']/3600:.2f} h", flush=True)
-    model = StreamingCTC()
+    cfg = {"subsampling": a.subsampling, "layers": a.layers, "hidden": a.hidden}
+    model = StreamingCTC(**cfg)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     os.makedirs(a.ckpt, exist_ok=True)
     step, elapsed, best = 0, 0.0, 1e9
@@ -164,15 +168,15 @@ def main():
     loss_avg = None
 
     def save(path, extra=None):
-        ck = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+        ck = {"model": model.state_dict(), "cfg": cfg, "opt": opt.state_dict(), "step": step,
               "elapsed": time.time() - t_start, "best": best}
         if extra:
             ck.update(extra)
         torch.save(ck, path + ".tmp")
         os.replace(path + ".tmp", path)
 
-    # periodic validation on every third utterance (about 150); the full set at the end
-    small = list(range(0, len(va["texts"]), 3))
+    # periodic validation on a third of the set (both voice groups); the full set at the end
+    small = [i for i in range(len(va["texts"])) if i % 6 in (0, 1)]
 
     def validate(full=False):
         nonlocal best
@@ -202,7 +206,7 @@ def main():
             lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.03 + 0.97 * 0.5 * (1 + math.cos(math.pi * frac)))
             for g in opt.param_groups:
                 g["lr"] = lr
-            x, olens, targets = make_batch(tr, idx)
+            x, olens, targets = make_batch(tr, idx, model.subsampling)
             lp = model.forward_full(x, spec)
             loss = F.ctc_loss(lp.transpose(0, 1), torch.cat(targets), olens,
                               torch.tensor([len(t) for t in targets]), blank=0,
@@ -212,7 +216,7 @@ def main():
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             step += 1
-            frames_done += int(olens.sum()) * 4
+            frames_done += int(olens.sum()) * model.subsampling
             loss_avg = float(loss) if loss_avg is None else 0.95 * loss_avg + 0.05 * float(loss)
             if step % 20 == 0:
                 now = time.time()

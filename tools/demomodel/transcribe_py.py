@@ -42,8 +42,9 @@ def main():
                           "-ac", "1", "-ar", "16000", "pipe:1"], capture_output=True, check=True).stdout
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
     feats = fbank(x)
-    m = StreamingCTC()
-    m.load_state_dict(torch.load(a.ckpt)["model"])
+    ck = torch.load(a.ckpt)
+    m = StreamingCTC(**ck.get("cfg", {}))
+    m.load_state_dict(ck["model"])
     m.eval()
     n = feats.shape[0]
     calls = (n + a.chunk - 1) // a.chunk
