@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/subtitled/subtitled/captions"
 	"github.com/subtitled/subtitled/decoder"
@@ -39,6 +40,33 @@ type chain struct {
 	rules    *captions.Rules
 	lag      int64 // media ticks the recogniser can hold back (one chunk)
 	err      error // first error from the recogniser callback
+	samples  int64 // 16 kHz samples recognised
+	arrivals arrivalRing
+}
+
+// arrivalRing remembers when recent audio arrived, by media time, for
+// latency measurement.
+type arrivalRing struct {
+	pts  [4096]int64
+	wall [4096]time.Time
+	n    int
+}
+
+func (a *arrivalRing) add(pts int64, wall time.Time) {
+	a.pts[a.n%len(a.pts)], a.wall[a.n%len(a.wall)] = pts, wall
+	a.n++
+}
+
+// at returns the arrival time of the first remembered audio ending at or
+// after pts.
+func (a *arrivalRing) at(pts int64) (time.Time, bool) {
+	lo := max(0, a.n-len(a.pts))
+	for i := lo; i < a.n; i++ {
+		if a.pts[i%len(a.pts)] >= pts {
+			return a.wall[i%len(a.wall)], true
+		}
+	}
+	return time.Time{}, false
 }
 
 func newChain(m *onnx.Model, opts chainOptions) (*chain, error) {
@@ -129,6 +157,8 @@ func (c *chain) frames(fs []ingest.Frame) error {
 			return c.err
 		}
 		end := ingest.SamplePTS(f.PTS, int64(len(f.Samples)))
+		c.samples += int64(len(f.Samples))
+		c.arrivals.add(end, f.Wall)
 		for _, b := range c.builders {
 			for _, cue := range b.Advance(end - c.lag) {
 				c.opts.OnCue(cue)

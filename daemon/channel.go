@@ -60,6 +60,8 @@ type channel struct {
 	mu     sync.Mutex
 	status channelStatus
 	src    source.Source
+	chain  *chain
+	hang   int64 // caption hang in ticks, for the latency estimate
 	demux  *mpegts.Demuxer
 	queue  *pipeline.Queue[pesItem]
 	// totals of finished runs, added to the live components' counters
@@ -270,13 +272,13 @@ func (c *channel) runOnce(ctx context.Context) error {
 	}
 	q := pipeline.NewQueue[pesItem](max(c.d.cfg.Limits.QueueSize, 16), pipeline.DropOldest)
 	c.mu.Lock()
-	c.src, c.demux, c.queue = src, demux, q
+	c.src, c.demux, c.queue, c.chain, c.hang = src, demux, q, ch, captions.Ticks(copts.Hang)
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		st := demux.Stats()
 		c.prevDemux = addDemuxStats(c.prevDemux, st)
-		c.src, c.demux, c.queue = nil, nil, nil
+		c.src, c.demux, c.queue, c.chain = nil, nil, nil, nil
 		c.mu.Unlock()
 	}()
 
@@ -367,10 +369,14 @@ func (c *channel) recognise(ctx context.Context, ch *chain, q *pipeline.Queue[pe
 			live = true
 			c.setState(stateLive, nil)
 		}
+		before := ch.samples
 		if err := ch.pes(it.pes); err != nil {
 			return err
 		}
-		c.progress.Store(time.Now().UnixNano())
+		if n := ch.samples - before; n > 0 {
+			c.d.metrics.audioSeconds.WithLabelValues(c.id).Add(float64(n) / 16000)
+			c.progress.Store(time.Now().UnixNano())
+		}
 	}
 }
 
@@ -392,6 +398,15 @@ func (c *channel) emitCue(cue captions.Cue) {
 	}
 	c.d.metrics.cues.WithLabelValues(c.id, cue.Track).Inc()
 	c.mu.Lock()
+	// Latency: from the arrival of the audio at the cue's last word (its
+	// end less the hang) to now. The chain runs on this goroutine.
+	if c.chain != nil {
+		if at, ok := c.chain.arrivals.at(max(cue.Start, cue.End-c.hang)); ok {
+			lat := cue.Emitted.Sub(at).Seconds()
+			c.d.metrics.finalLatency.WithLabelValues(c.id).Observe(lat)
+			c.status.Latency = lat
+		}
+	}
 	c.status.LastCue[cue.Track] = &cueSummary{
 		ID: cue.ID, Text: cue.Text(), Start: float64(cue.Start) / 90000, End: float64(cue.End) / 90000, Emitted: cue.Emitted,
 	}
@@ -402,6 +417,11 @@ func (c *channel) emitCue(cue captions.Cue) {
 func (c *channel) emitPartial(p captions.Partial) {
 	if c.hubCh != nil && c.wsTrk[p.Track] {
 		c.hubCh.PublishPartial(p)
+	}
+	if len(p.Lines) > 0 && c.chain != nil {
+		if at, ok := c.chain.arrivals.at(p.End); ok {
+			c.d.metrics.partialLatency.WithLabelValues(c.id).Observe(time.Since(at).Seconds())
+		}
 	}
 }
 

@@ -104,20 +104,11 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	defer d.closeModels()
 	d.hub = hub.New(hubOptions(d.cfg))
+	d.metrics.reg.MustRegister(newChannelCollector(d))
 	ln, err := net.Listen("tcp", d.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", d.cfg.Listen, err)
 	}
-	srv := d.httpServer()
-	srvErr := make(chan error, 1)
-	go func() {
-		if d.cfg.HTTP.TLS.Enabled() {
-			srvErr <- srv.ServeTLS(ln, d.cfg.HTTP.TLS.Cert, d.cfg.HTTP.TLS.Key)
-		} else {
-			srvErr <- srv.Serve(ln)
-		}
-	}()
-	d.log.Info("listening", "addr", ln.Addr().String())
 
 	chCtx, cancelChannels := context.WithCancel(context.Background())
 	defer cancelChannels()
@@ -129,6 +120,17 @@ func (d *daemon) run(ctx context.Context) error {
 		}
 	}
 	d.mu.Unlock()
+
+	srv := d.httpServer()
+	srvErr := make(chan error, 1)
+	go func() {
+		if d.cfg.HTTP.TLS.Enabled() {
+			srvErr <- srv.ServeTLS(ln, d.cfg.HTTP.TLS.Cert, d.cfg.HTTP.TLS.Key)
+		} else {
+			srvErr <- srv.Serve(ln)
+		}
+	}()
+	d.log.Info("listening", "addr", ln.Addr().String())
 
 	d.notify = newNotifier(d.log)
 	d.notify.ready()

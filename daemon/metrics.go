@@ -12,8 +12,6 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	inputBytes      *prometheus.CounterVec
-	tr101290        *prometheus.CounterVec
 	audioSeconds    *prometheus.CounterVec
 	droppedSeconds  *prometheus.CounterVec
 	cues            *prometheus.CounterVec
@@ -21,14 +19,10 @@ type metrics struct {
 	restarts        *prometheus.CounterVec
 	channelUp       *prometheus.GaugeVec
 	queueDepth      *prometheus.GaugeVec
-	rtf             *prometheus.GaugeVec
 	finalLatency    *prometheus.HistogramVec
 	partialLatency  *prometheus.HistogramVec
 	sinkErrors      *prometheus.CounterVec
-	modelCalls      *prometheus.CounterVec
-	modelCallTime   *prometheus.HistogramVec
 	reloads         *prometheus.CounterVec
-	wsRejected      *prometheus.GaugeVec
 	buildInfo       *prometheus.GaugeVec
 	providerInUse   *prometheus.GaugeVec
 	providerFallbck *prometheus.CounterVec
@@ -39,11 +33,6 @@ var latencyBuckets = []float64{0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 7.5, 10
 func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	ch := []string{"channel"}
-	m.inputBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "subtitled_input_bytes_total", Help: "Transport stream bytes read per channel."}, ch)
-	m.tr101290 = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "subtitled_tr101290_errors_total", Help: "ETSI TR 101 290 priority 1 and 2 errors per channel and indicator."},
-		[]string{"channel", "indicator"})
 	m.audioSeconds = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "subtitled_audio_decoded_seconds_total", Help: "Seconds of audio decoded per channel."}, ch)
 	m.droppedSeconds = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -58,8 +47,6 @@ func newMetrics() *metrics {
 		Name: "subtitled_channel_up", Help: "1 while the channel's input is live."}, ch)
 	m.queueDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "subtitled_queue_depth", Help: "Audio PES waiting for recognition per channel."}, ch)
-	m.rtf = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "subtitled_recognizer_rtf", Help: "Recognition wall time per second of audio over the last run segment."}, ch)
 	m.finalLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "subtitled_final_latency_seconds", Help: "Wall time from the arrival of a cue's last word to its emission.",
 		Buckets: latencyBuckets}, ch)
@@ -68,24 +55,17 @@ func newMetrics() *metrics {
 		Buckets: latencyBuckets}, ch)
 	m.sinkErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "subtitled_sink_errors_total", Help: "Errors writing caption outputs."}, []string{"channel", "sink"})
-	m.modelCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "subtitled_model_calls_total", Help: "Encoder calls per model."}, []string{"model"})
-	m.modelCallTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "subtitled_model_call_seconds", Help: "Encoder call duration per model.",
-		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}, []string{"model"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "subtitled_reloads_total", Help: "Config reloads by result."}, []string{"result"})
-	m.wsRejected = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "subtitled_websocket_rejected", Help: "WebSocket connections rejected, by reason (since start)."}, []string{"reason"})
 	m.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "subtitled_build_info", Help: "Build information."}, []string{"version"})
 	m.providerInUse = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "subtitled_model_provider", Help: "Execution provider in use per model (1)."}, []string{"model", "provider"})
 	m.providerFallbck = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "subtitled_model_provider_fallbacks_total", Help: "Fallbacks from the configured execution provider to CPU."}, []string{"model"})
-	m.reg.MustRegister(m.inputBytes, m.tr101290, m.audioSeconds, m.droppedSeconds, m.cues, m.gaps,
-		m.restarts, m.channelUp, m.queueDepth, m.rtf, m.finalLatency, m.partialLatency, m.sinkErrors,
-		m.modelCalls, m.modelCallTime, m.reloads, m.wsRejected, m.buildInfo, m.providerInUse, m.providerFallbck,
+	m.reg.MustRegister(m.audioSeconds, m.droppedSeconds, m.cues, m.gaps,
+		m.restarts, m.channelUp, m.queueDepth, m.finalLatency, m.partialLatency, m.sinkErrors,
+		m.reloads, m.buildInfo, m.providerInUse, m.providerFallbck,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.buildInfo.WithLabelValues(Version).Set(1)
 	return m
@@ -95,8 +75,8 @@ func newMetrics() *metrics {
 func (m *metrics) forget(channel string) {
 	l := prometheus.Labels{"channel": channel}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.inputBytes, m.tr101290, m.audioSeconds, m.droppedSeconds, m.cues, m.gaps, m.restarts,
-		m.channelUp, m.queueDepth, m.rtf, m.finalLatency, m.partialLatency, m.sinkErrors,
+		m.audioSeconds, m.droppedSeconds, m.cues, m.gaps, m.restarts,
+		m.channelUp, m.queueDepth, m.finalLatency, m.partialLatency, m.sinkErrors,
 	} {
 		v.DeletePartialMatch(l)
 	}

@@ -66,9 +66,10 @@ func BenchmarkMuxVsFFmpeg(b *testing.B) {
 		ours += cpuTime() - c0
 
 		cmd := exec.Command(ff, "-nostdin", "-v", "error", "-i", path, "-map", "0", "-c", "copy", "-f", "mpegts", "-")
-		cmd.Stdout = devnull
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("ffmpeg: %v\n%s", err, out)
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = devnull, &stderr
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("ffmpeg: %v\n%s", err, stderr.Bytes())
 		}
 		theirs += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}

@@ -73,6 +73,18 @@ func (s Sync) String() string {
 	return fmt.Sprintf("Sync(%d)", int(s))
 }
 
+// ParseSync reads a sync mode as written in the configuration: "live" or
+// "delay".
+func ParseSync(s string) (Sync, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "live", "":
+		return SyncLive, nil
+	case "delay":
+		return SyncDelay, nil
+	}
+	return 0, fmt.Errorf("tsmux: unknown sync mode %q (want live or delay)", s)
+}
+
 // CueTimes says how MuxCaptions reads cue times.
 type CueTimes int
 
@@ -88,7 +100,7 @@ const (
 
 // Defaults.
 const (
-	DefaultLead          = 100 * time.Millisecond
+	DefaultLead          = 120 * time.Millisecond
 	DefaultPMTInterval   = 400 * time.Millisecond
 	DefaultProbeBytes    = 4 << 20
 	DefaultMaxDelayBytes = 64 << 20
@@ -131,9 +143,9 @@ type Options struct {
 	// (0: DefaultLead). Caption PES go in right after a packet carrying a
 	// PCR of the program: the first PCR ≥ PTS − Lead, so PTS − PCR lies in
 	// (Lead − PCR interval, Lead]. Live cues get PTS = PCR + Lead. With the
-	// default and PCRs at most 60 ms apart (DVB asks for 40 ms) that is
-	// 40–100 ms; ffmpeg takes a teletext PTS as is within 0–140 ms of the
-	// PCR.
+	// default and PCRs at most 80 ms apart (DVB asks for 40 ms) that is
+	// 40–120 ms; ffmpeg takes a teletext PTS as is within 0–140.6 ms of the
+	// last PCR and clamps it otherwise.
 	Lead time.Duration
 	// PMTInterval is the longest gap between PMTs of the program in the
 	// output; the rewritten PMT is repeated when the input's are sparser
@@ -234,6 +246,7 @@ type Mux struct {
 	pmtTimed   bool
 	warnedPMT  bool
 	warnedPCR  bool
+	warnedBad  bool
 	gen        []byte // generated packets of the current step
 	cur        meta
 
@@ -552,7 +565,7 @@ func (m *Mux) onPMTPacket(pkt []byte, tei bool) {
 	}
 	// Keep an adaptation field with content (a PCR, a discontinuity) as
 	// an adaptation-field-only packet.
-	if pkt[3]&0x20 != 0 && pkt[4] > 0 && pkt[5] != 0 {
+	if pkt[3]&0x20 != 0 && pkt[4] > 0 && int(pkt[4]) <= tsSize-5 && pkt[5] != 0 {
 		var p [tsSize]byte
 		copy(p[:], pkt[:5+int(pkt[4])])
 		p[1] &^= 0x40
@@ -584,9 +597,13 @@ func (m *Mux) onPMTSection(s []byte) {
 	}
 	info, err := parsePMT(s)
 	if err != nil {
-		m.warn(fmt.Errorf("%w: program %d: %w", ErrBadPMT, m.program, err))
+		if !m.warnedBad { // once until a good one comes
+			m.warnedBad = true
+			m.warn(fmt.Errorf("%w: program %d: %w", ErrBadPMT, m.program, err))
+		}
 		return
 	}
+	m.warnedBad = false
 	if m.info.pcrPID != info.pcrPID {
 		m.clk.breakNext() // a new PCR PID: its first PCR is a discontinuity
 	}

@@ -2,12 +2,18 @@ package tsmux
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/subtitled/subtitled/captions"
+	"github.com/subtitled/subtitled/captions/teletext"
 )
 
 // pcrWriter collects the output and remembers its last PCR (90 kHz).
@@ -173,5 +179,116 @@ func TestLiveMode(t *testing.T) {
 				t.Errorf("-fix_teletext_pts 0 and 1 differ:\n%+v\n%+v", fix0, got)
 			}
 		})
+	}
+}
+
+// TestAddCueConcurrent adds cues from another goroutine while packets flow
+// (run with -race).
+func TestAddCueConcurrent(t *testing.T) {
+	_, in := streamFixture(t, 2)
+	m, err := New(io.Discard, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < n; i++ {
+			if err := m.AddCue(captions.Cue{ID: uint64(i), End: 9000, Lines: []string{fmt.Sprint("cue ", i)}}); err != nil {
+				t.Error(err)
+			}
+			_ = m.Stats()
+			runtime.Gosched()
+		}
+	}()
+	half := len(in) / tsSize / 2 * tsSize
+	for o := 0; o < len(in); o += tsSize {
+		if o == half {
+			wg.Wait()
+		}
+		if err := m.WritePacket(in[o : o+tsSize]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.Stats(); st.CuesShown != n || st.CuesDropped != 0 || st.PacketsIn != uint64(len(in)/tsSize) {
+		t.Fatalf("stats %+v", st)
+	}
+	if err := m.AddCue(captions.Cue{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("AddCue after Close: %v", err)
+	}
+	if err := m.WritePacket(in[:tsSize]); !errors.Is(err, ErrClosed) {
+		t.Fatalf("WritePacket after Close: %v", err)
+	}
+}
+
+// TestQueueBound checks that AddCue never blocks and keeps at most
+// MaxPending cues, dropping the oldest.
+func TestQueueBound(t *testing.T) {
+	var warned []error
+	m, err := New(io.Discard, Options{MaxPending: 3, OnWarning: func(err error) { warned = append(warned, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if err := m.AddCue(captions.Cue{ID: uint64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(m.incoming) != 3 || m.incoming[0].ID != 2 || len(warned) != 2 || !errors.Is(warned[0], ErrCueDropped) {
+		t.Fatalf("queue %+v, warnings %v", m.incoming, warned)
+	}
+	if err := m.WritePacket(make([]byte, 100)); !errors.Is(err, ErrPacket) {
+		t.Fatalf("short packet: %v", err)
+	}
+	if err := m.Close(); !errors.Is(err, ErrNoPMT) {
+		t.Fatalf("Close: %v", err)
+	}
+	if st := m.Stats(); st.CuesDropped != 5 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestNewOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"PID too low", Options{PID: 0x0F}},
+		{"null PID", Options{PID: 0x1FFF}},
+		{"live with delay", Options{Delay: time.Second}},
+		{"negative delay", Options{Sync: SyncDelay, Delay: -time.Second}},
+		{"unknown sync", Options{Sync: 7}},
+		{"bad page", Options{Teletext: teletext.Options{Page: 999}}},
+	} {
+		if _, err := New(io.Discard, tc.opts); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+	m, err := New(io.Discard, Options{Sync: SyncDelay, Delay: 4 * time.Second, HearingImpaired: true,
+		Teletext: teletext.Options{Page: 150, Language: "de"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []byte{0x56, 5, 'd', 'e', 'u', 0x05<<3 | 1, 0x50}; !bytes.Equal(m.desc, want) {
+		t.Fatalf("descriptor % X, want % X", m.desc, want)
+	}
+	if m.Encoder().PageNumber() != 150 || m.Stats().PMTVersion != -1 {
+		t.Fatal("encoder or stats")
+	}
+}
+
+func TestParseSync(t *testing.T) {
+	for in, want := range map[string]Sync{"live": SyncLive, "": SyncLive, " Delay ": SyncDelay} {
+		if got, err := ParseSync(in); err != nil || got != want {
+			t.Errorf("ParseSync(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseSync("later"); err == nil {
+		t.Error("ParseSync accepted \"later\"")
 	}
 }
