@@ -231,6 +231,14 @@ func (c *chain) finish() error {
 	return nil
 }
 
+// idle finalises everything in flight when the input has paused: the
+// decoder and recogniser are flushed and the held-back cues released, so a
+// live input that stops does not keep its last words. Audio that follows
+// starts a new segment.
+func (c *chain) idle() error {
+	return c.finish()
+}
+
 // close frees the decoder.
 func (c *chain) close() {
 	if c.dec != nil {

@@ -330,14 +330,32 @@ func (c *channel) recognise(ctx context.Context, ch *chain, q *pipeline.Queue[pe
 	var dropFrom int64
 	dropping, live := false, false
 	lastDropped := q.Dropped()
+	idleAfter := c.cfg.Input.StallTimeout
+	if idleAfter <= 0 {
+		idleAfter = 2 * time.Second
+	}
+	flushed := true
 	for {
-		it, err := q.Pop(ctx)
+		pctx, cancel := context.WithTimeout(ctx, idleAfter)
+		it, err := q.Pop(pctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			// The input paused: release the last words now.
+			if !flushed {
+				flushed = true
+				if err := ch.idle(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, pipeline.ErrClosed) || errors.Is(err, context.Canceled) {
 				return nil
 			}
 			return err
 		}
+		flushed = false
 		c.d.metrics.queueDepth.WithLabelValues(c.id).Set(float64(q.Len()))
 		overflow := q.Dropped() != lastDropped
 		lastDropped = q.Dropped()
