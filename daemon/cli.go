@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"check-config": {"validate a config file: check-config FILE", runCheckConfig},
 		"transcribe":   {"caption a file or stdin: transcribe [flags] INPUT", runTranscribe},
 		"model":        {"inspect a model bundle: model info [DIR]", runModel},
+		"mux":          {"add a teletext subtitle PID: mux --in IN.ts --out OUT.ts [--captions FILE]", runMux},
 		"run":          {"run the daemon: run --config FILE [--listen ADDR]", runRun},
 	}
 }

@@ -29,7 +29,7 @@ var wallNow = time.Now
 type transcribeFlags struct {
 	model, format, track, out, language string
 	program                             uint
-	threads                             int
+	threads, maxChars                   int
 	absolute, quiet                     bool
 }
 
@@ -99,55 +99,8 @@ func runTranscribe(e *env, args []string) error {
 		in = fh
 	}
 
-	model, err := openModel(f.model, f.threads)
+	cues, origin, lang, err := recognise(e, in, input, size, f)
 	if err != nil {
-		return err
-	}
-	defer model.Close()
-
-	lang := f.language
-	if lang == "" {
-		lang = model.Bundle().Config.Language
-	}
-	copts := captions.OptionsFor(captions.PresetFile)
-	var cues []captions.Cue
-	ch, err := newChain(model, chainOptions{
-		Language: lang,
-		Tracks:   []string{f.track},
-		Captions: copts,
-		Rules:    captions.DefaultRulesConfig(lang),
-		OnCue:    func(c captions.Cue) { cues = append(cues, c) },
-	})
-	if err != nil {
-		return err
-	}
-	defer ch.close()
-
-	counter := &countingReader{r: in}
-	var stopProgress func()
-	if !f.quiet && input != "-" {
-		stopProgress = startProgress(e.stderr, counter, size)
-	}
-	br := bufio.NewReaderSize(counter, 64<<10)
-	var origin int64
-	var haveOrigin bool
-	if isWAV(br, input) {
-		origin, haveOrigin = 0, true
-		err = transcribeWAV(br, ch)
-	} else {
-		err = transcribeTS(br, ch, mpegts.Options{Program: uint16(f.program), Language: f.language}, func(pts int64) {
-			if !haveOrigin {
-				origin, haveOrigin = pts, true
-			}
-		})
-	}
-	if stopProgress != nil {
-		stopProgress()
-	}
-	if err != nil {
-		return err
-	}
-	if err := ch.finish(); err != nil {
 		return err
 	}
 
@@ -171,6 +124,66 @@ func runTranscribe(e *env, args []string) error {
 		return err
 	}
 	return writeFileAtomic(f.out, buf.Bytes())
+}
+
+// recognise runs the recognition chain over a TS or WAV input and returns
+// the final cues of f.track (in media time), the PTS shown as 0 in files
+// (the first audio PTS), and the caption language.
+func recognise(e *env, in io.Reader, input string, size int64, f transcribeFlags) ([]captions.Cue, int64, string, error) {
+	model, err := openModel(f.model, f.threads)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	defer model.Close()
+
+	lang := f.language
+	if lang == "" {
+		lang = model.Bundle().Config.Language
+	}
+	copts := captions.OptionsFor(captions.PresetFile)
+	if f.maxChars > 0 {
+		copts.MaxChars = f.maxChars
+	}
+	var cues []captions.Cue
+	ch, err := newChain(model, chainOptions{
+		Language: lang,
+		Tracks:   []string{f.track},
+		Captions: copts,
+		Rules:    captions.DefaultRulesConfig(lang),
+		OnCue:    func(c captions.Cue) { cues = append(cues, c) },
+	})
+	if err != nil {
+		return nil, 0, "", err
+	}
+	defer ch.close()
+
+	counter := &countingReader{r: in}
+	var stopProgress func()
+	if !f.quiet && input != "-" {
+		stopProgress = startProgress(e.stderr, counter, size)
+	}
+	br := bufio.NewReaderSize(counter, 64<<10)
+	var origin int64
+	var haveOrigin bool
+	if isWAV(br, input) {
+		err = transcribeWAV(br, ch)
+	} else {
+		err = transcribeTS(br, ch, mpegts.Options{Program: uint16(f.program), Language: f.language}, func(pts int64) {
+			if !haveOrigin {
+				origin, haveOrigin = pts, true
+			}
+		})
+	}
+	if stopProgress != nil {
+		stopProgress()
+	}
+	if err != nil {
+		return nil, 0, "", err
+	}
+	if err := ch.finish(); err != nil {
+		return nil, 0, "", err
+	}
+	return cues, origin, lang, nil
 }
 
 // openModel opens a bundle (dir "" means the embedded demo model) and
