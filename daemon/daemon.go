@@ -358,12 +358,11 @@ func (d *daemon) httpServer() *http.Server {
 	if d.cfg.Metrics.Enabled {
 		mux.Handle("GET "+d.cfg.Metrics.Path, promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	}
-	wh := web.Handler()
-	mux.Handle("GET /overlay.js", wh)
-	mux.Handle("GET /demo", wh)
-	mux.Handle("GET /demo.html", wh)
-	mux.Handle("GET /{$}", wh)
-	mux.Handle("GET /status.html", wh)
+	wh := web.NewHandler(web.Options{DemoChannel: d.demoChannel()})
+	for _, p := range web.Paths {
+		mux.Handle("GET "+p, wh)
+	}
+	mux.HandleFunc("GET /{$}", d.handleStatusPage)
 	h := d.cfg.HTTP
 	return &http.Server{
 		Handler:           mux,
@@ -374,6 +373,20 @@ func (d *daemon) httpServer() *http.Server {
 		MaxHeaderBytes:    int(h.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
+}
+
+// demoChannel is the channel /demo shows without ?channel=: "demo" when
+// configured, else the first channel.
+func (d *daemon) demoChannel() string {
+	for _, c := range d.cfg.Channels {
+		if c.ID == "demo" {
+			return c.ID
+		}
+	}
+	if len(d.cfg.Channels) > 0 {
+		return d.cfg.Channels[0].ID
+	}
+	return "demo"
 }
 
 func (d *daemon) statuses() []channelStatus {
