@@ -14,7 +14,7 @@ fi
 pkgs=(
   # build: cgo over libavcodec/libswresample, npm for the ONNX Runtime package
   build-essential pkg-config libavcodec-dev libavutil-dev libswresample-dev
-  nodejs npm ca-certificates git make
+  ca-certificates git make
   # run and test peers: ffmpeg with libzvbi, speech synthesis, GStreamer teletextdec,
   # headless Chromium, systemd-analyze
   ffmpeg espeak-ng sox flite
@@ -23,6 +23,12 @@ pkgs=(
   # model and fixture generators (tools/): Debian's python with torch and onnx
   python3 python3-numpy python3-onnx python3-torch python3-torchaudio
 )
+
+# npm fetches the pinned ONNX Runtime package; keep a Node.js that is
+# already installed (e.g. from NodeSource) rather than fight it.
+if ! command -v npm >/dev/null 2>&1; then
+  pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
