@@ -42,7 +42,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
-  echo "setup: Go is not installed; install Go >= 1.24 to /usr/local/go" >&2
+  echo "setup: Go is not installed; install Go >= 1.26 to /usr/local/go" >&2
   exit 1
 fi
 echo "setup: Debian packages present" >&2
