@@ -4,7 +4,7 @@
 #
 #   tools/setup-debian.sh          build + run dependencies and test peers
 #
-# Go itself is expected at /usr/local/go or on PATH (go >= 1.24).
+# Go itself is expected at /usr/local/go or on PATH (go >= 1.26).
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
