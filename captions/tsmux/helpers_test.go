@@ -9,38 +9,25 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/subtitled/subtitled/tools/testenv"
 
 	"github.com/subtitled/subtitled/captions"
 	"github.com/subtitled/subtitled/captions/format"
 )
 
-var (
-	fixtureDir string
-	fixtureMu  sync.Mutex
-	fixtureErr = map[string]error{}
-)
+var fixtures = testenv.NewFixtures("tsmux-test-")
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
-		fixtureMu.Lock()
-		defer fixtureMu.Unlock()
-		if fixtureDir != "" {
-			os.RemoveAll(fixtureDir)
-		}
-	}))
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { fixtures.Cleanup() }))
 }
 
 func lookTool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not found in PATH: the tsmux tests need ffmpeg, ffprobe and gst-launch-1.0 (tools/setup-debian.sh)", name)
-	}
-	return p
+	return testenv.Tool(t, name)
 }
 
 // Test inputs: 10 s of a 160x120 test pattern at 25 fps and a tone.
@@ -68,36 +55,10 @@ func join(parts ...[]string) []string {
 	return out
 }
 
-// fixture runs ffmpeg once per name and returns the output file's path.
+// fixture makes (once per run) the file name with ffmpeg and returns its path.
 func fixture(t testing.TB, name string, ffArgs ...string) string {
 	t.Helper()
-	ff := lookTool(t, "ffmpeg")
-	fixtureMu.Lock()
-	defer fixtureMu.Unlock()
-	if fixtureDir == "" {
-		dir, err := os.MkdirTemp("", "tsmux-test-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		fixtureDir = dir
-	}
-	path := filepath.Join(fixtureDir, name)
-	if err, done := fixtureErr[name]; done {
-		if err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	cmd := exec.Command(ff, append(append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, ffArgs...), path)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		err = fmt.Errorf("ffmpeg %s: %v\n%s", strings.Join(ffArgs, " "), err, out)
-	}
-	fixtureErr[name] = err
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return fixtures.FFmpeg(t, name, ffArgs...)
 }
 
 func streamFixture(t testing.TB, i int) (string, []byte) {

@@ -8,42 +8,26 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
 
+	"github.com/subtitled/subtitled/tools/testenv"
+
 	"github.com/subtitled/subtitled/ingest"
 )
 
-// fixtureDir holds the files ffmpeg makes, shared by the tests of one run.
-// It is made on first use.
-var (
-	fixtureDir string
-	fixtureMu  sync.Mutex
-	fixtureErr = map[string]error{}
-)
+var fixtures = testenv.NewFixtures("mpegts-test-")
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
-		fixtureMu.Lock()
-		defer fixtureMu.Unlock()
-		if fixtureDir != "" {
-			os.RemoveAll(fixtureDir)
-		}
-	}))
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { fixtures.Cleanup() }))
 }
 
 func lookTool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not found in PATH: these tests generate their transport streams with it (Debian: apt-get install ffmpeg)", name)
-	}
-	return p
+	return testenv.Tool(t, name)
 }
 
 // Inputs: 160x120 test pattern and a 48 kHz tone.
@@ -61,36 +45,10 @@ func args(parts ...[]string) []string {
 	return out
 }
 
-// fixture runs ffmpeg once per name and returns the output file's path.
+// fixture makes (once per run) the file name with ffmpeg and returns its path.
 func fixture(t testing.TB, name string, ffArgs ...string) string {
 	t.Helper()
-	ff := lookTool(t, "ffmpeg")
-	fixtureMu.Lock()
-	defer fixtureMu.Unlock()
-	if fixtureDir == "" {
-		dir, err := os.MkdirTemp("", "mpegts-test-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		fixtureDir = dir
-	}
-	path := filepath.Join(fixtureDir, name)
-	if err, done := fixtureErr[name]; done {
-		if err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	cmd := exec.Command(ff, append(append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, ffArgs...), path)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		err = fmt.Errorf("ffmpeg %s: %v\n%s", strings.Join(ffArgs, " "), err, out)
-	}
-	fixtureErr[name] = err
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return fixtures.FFmpeg(t, name, ffArgs...)
 }
 
 func readFile(t testing.TB, path string) []byte {

@@ -2,26 +2,19 @@ package source
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/subtitled/subtitled/tools/testenv"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
-		fixtureMu.Lock()
-		defer fixtureMu.Unlock()
-		if fixtureDir != "" {
-			os.RemoveAll(fixtureDir)
-		}
-	}))
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { fixtures.Cleanup() }))
 }
 
 // epoch is where fake clocks start.
@@ -210,44 +203,12 @@ func writeTemp(t testing.TB, name string, data []byte) string {
 	return path
 }
 
-// ffmpeg fixtures, made once per test run.
-var (
-	fixtureDir string
-	fixtureMu  sync.Mutex
-	fixtureErr = map[string]error{}
-)
+var fixtures = testenv.NewFixtures("source-test-")
 
-// fixture runs ffmpeg with args to make the file name and returns its path.
+// fixture makes (once per run) the file name with ffmpeg and returns its path.
 func fixture(t testing.TB, name string, args ...string) string {
 	t.Helper()
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Fatalf("ffmpeg not found in PATH: these tests generate their transport streams with it (Debian: apt-get install ffmpeg)")
-	}
-	fixtureMu.Lock()
-	defer fixtureMu.Unlock()
-	if fixtureDir == "" {
-		if fixtureDir, err = os.MkdirTemp("", "source-test-"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := filepath.Join(fixtureDir, name)
-	if err, done := fixtureErr[name]; done {
-		if err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	cmd := exec.Command(ff, append(append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...), path)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		err = fmt.Errorf("ffmpeg %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	fixtureErr[name] = err
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return fixtures.FFmpeg(t, name, args...)
 }
 
 // av3s is a 3 s TS with H.264 video and AAC audio (PCR on the video PID).
