@@ -50,6 +50,7 @@ type channel struct {
 	hubCh  *hub.Channel // nil without a WebSocket output
 	wsTrk  map[string]bool
 	sinks  []fileSink
+	tsOuts []*tsOutput
 	nextID map[string]uint64 // per track, carried across restarts and reloads
 
 	cancel context.CancelFunc
@@ -154,6 +155,13 @@ func newChannel(d *daemon, cfg config.Channel, model *onnx.Model, nextID map[str
 				return nil, fmt.Errorf("channel %s: %w", cfg.ID, err)
 			}
 			c.sinks = append(c.sinks, fileSink{track: o.File.Track, path: o.File.Path, sink: s})
+		case o.TS != nil:
+			t, err := openTSOutput(d, cfg, *o.TS)
+			if err != nil {
+				c.closeSinks()
+				return nil, fmt.Errorf("channel %s: %w", cfg.ID, err)
+			}
+			c.tsOuts = append(c.tsOuts, t)
 		}
 	}
 	if wsOpts != nil {
@@ -196,6 +204,12 @@ func (c *channel) closeSinks() {
 		}
 	}
 	c.sinks = nil
+	for _, t := range c.tsOuts {
+		if err := t.close(); err != nil {
+			c.log.Error("closing ts output", "output", t.label, "err", err)
+		}
+	}
+	c.tsOuts = nil
 }
 
 // supervise restarts the pipeline with backoff until ctx ends or a finite
@@ -262,7 +276,30 @@ func (c *channel) runOnce(ctx context.Context) error {
 		return err
 	}
 	defer ch.close()
+	for _, t := range c.tsOuts {
+		if err := t.start(c.cfg, func(err error) { c.log.Warn("ts output", "output", t.label, "err", err) }); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		for _, t := range c.tsOuts {
+			if err := t.stop(); err != nil {
+				c.log.Warn("ts output", "output", t.label, "err", err)
+			}
+		}
+	}()
+	var onPacket func([]byte)
+	if len(c.tsOuts) > 0 {
+		onPacket = func(pkt []byte) {
+			for _, t := range c.tsOuts {
+				if err := t.mux.WritePacket(pkt); err != nil {
+					t.errs.Add(1)
+				}
+			}
+		}
+	}
 	demux, err := mpegts.New(src, mpegts.Options{
+		OnPacket:   onPacket,
 		Program:    uint16(c.cfg.Input.Program),
 		Language:   c.cfg.Input.AudioLanguage,
 		MaxPESSize: int(c.d.cfg.Limits.PESMaxBytes),
@@ -270,7 +307,13 @@ func (c *channel) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	q := pipeline.NewQueue[pesItem](max(c.d.cfg.Limits.QueueSize, 16), pipeline.DropOldest)
+	// Live inputs shed the oldest audio when recognition falls behind;
+	// a file read faster than real time is simply slowed down.
+	policy := pipeline.DropOldest
+	if s, err := c.cfg.Input.Source(); err == nil && s.Kind == config.SourceFile && !c.cfg.Input.Realtime {
+		policy = pipeline.Block
+	}
+	q := pipeline.NewQueue[pesItem](max(c.d.cfg.Limits.QueueSize, 16), policy)
 	c.mu.Lock()
 	c.src, c.demux, c.queue, c.chain, c.hang = src, demux, q, ch, captions.Ticks(copts.Hang)
 	c.mu.Unlock()
@@ -301,7 +344,7 @@ func (c *channel) runOnce(ctx context.Context) error {
 		}
 	}()
 
-	err = c.recognise(rctx, ch, q)
+	err = c.recognise(rctx, ch, q, policy == pipeline.DropOldest)
 	cancel()
 	<-readDone
 	// Flush: the last words become final cues in every sink.
@@ -325,7 +368,7 @@ func (c *channel) runOnce(ctx context.Context) error {
 
 // recognise pops PES and runs them through the chain. Audio that waited
 // longer than max_lag is dropped, counted and announced as a gap.
-func (c *channel) recognise(ctx context.Context, ch *chain, q *pipeline.Queue[pesItem]) error {
+func (c *channel) recognise(ctx context.Context, ch *chain, q *pipeline.Queue[pesItem], live bool) error {
 	maxLag := c.cfg.Input.MaxLag
 	var dropFrom int64
 	dropping, live := false, false
@@ -359,7 +402,7 @@ func (c *channel) recognise(ctx context.Context, ch *chain, q *pipeline.Queue[pe
 		c.d.metrics.queueDepth.WithLabelValues(c.id).Set(float64(q.Len()))
 		overflow := q.Dropped() != lastDropped
 		lastDropped = q.Dropped()
-		late := maxLag > 0 && time.Since(it.arrived) > maxLag
+		late := live && maxLag > 0 && time.Since(it.arrived) > maxLag
 		if late || overflow {
 			if !dropping && it.pes.HasPTS {
 				dropFrom, dropping = it.pes.PTS, true
@@ -413,6 +456,13 @@ func (c *channel) emitCue(cue captions.Cue) {
 	}
 	if c.hubCh != nil && c.wsTrk[cue.Track] {
 		c.hubCh.PublishCue(cue)
+	}
+	for _, t := range c.tsOuts {
+		if t.cfg.Track == cue.Track && t.mux != nil {
+			if err := t.mux.AddCue(cue); err != nil {
+				c.d.metrics.sinkErrors.WithLabelValues(c.id, "ts").Inc()
+			}
+		}
 	}
 	c.d.metrics.cues.WithLabelValues(c.id, cue.Track).Inc()
 	c.mu.Lock()

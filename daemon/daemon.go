@@ -34,6 +34,7 @@ type daemon struct {
 	metrics *metrics
 	hub     *hub.Hub
 	notify  *notifier
+	tsHTTP  *tsHTTP
 
 	mu       sync.Mutex // guards cfg, models, channels, nextIDs
 	cfg      *config.Config
@@ -76,6 +77,7 @@ func runRun(e *env, args []string) error {
 		models:   map[string]*onnx.Model{},
 		channels: map[string]*channel{},
 		nextIDs:  map[string]map[string]uint64{},
+		tsHTTP:   newTSHTTP(),
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -355,6 +357,7 @@ func (d *daemon) httpServer() *http.Server {
 	mux.HandleFunc("GET /v1/channels", d.handleChannels)
 	mux.HandleFunc("POST /v1/reload", d.handleReload)
 	mux.Handle("GET /v1/channels/{id}/captions", d.hub.Handler())
+	mux.Handle("GET /v1/channels/{id}/ts", d.tsHTTP)
 	if d.cfg.Metrics.Enabled {
 		mux.Handle("GET "+d.cfg.Metrics.Path, promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	}

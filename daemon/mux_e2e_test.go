@@ -1,11 +1,14 @@
 package daemon_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // teletextText decodes page 888 of a TS with ffmpeg/libzvbi into SRT text.
@@ -72,5 +75,35 @@ func TestMuxGivenCaptionsFromStdin(t *testing.T) {
 	}
 	if _, errOut, code := subtitled(t, nil, "mux", "--in", in, "--out", filepath.Join(dir, "x.ts"), "--captions", bad); code == 0 || !strings.Contains(string(errOut), "bad.srt") {
 		t.Fatalf("bad SRT: exit %d: %s", code, errOut)
+	}
+}
+
+func TestRunTeletextOutputs(t *testing.T) {
+	dir := t.TempDir()
+	ts, _ := toneTS(t, dir, "in", 1.5, "good day", "big fox")
+	outFile := filepath.Join(dir, "out.ts")
+	p := startDaemon(t, dir, fmt.Sprintf(`
+models:
+  tone: {path: %s}
+channels:
+  - id: tt
+    language: en
+    model: tone
+    input: {url: %s, realtime: true}
+    captions: {tracks: [verbatim]}
+    outputs:
+      - ts: {url: %s, track: verbatim, sync: delay, delay: 8s}
+      - websocket: {tracks: [verbatim]}
+`, toneModelDir(), ts, outFile))
+	p.waitState("tt", "ended")
+	p.signal(syscall.SIGTERM)
+	if err := p.wait(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	srt := teletextText(t, outFile)
+	for _, want := range []string{"good day", "big fox"} {
+		if !strings.Contains(srt, want) {
+			t.Fatalf("teletext of the output TS lacks %q:\n%s", want, srt)
+		}
 	}
 }

@@ -106,3 +106,57 @@ class SpecAugment(nn.Module):
                 s = int(torch.randint(0, max(1, t - w), ()))
                 x[b, s:s + w, :] = 0
         return x
+
+
+class StreamingTCN(nn.Module):
+    """Causal convolution-only alternative: strided conv (x2) then residual dilated causal
+    convolutions with batch norm; every conv's left context is a streaming state."""
+
+    def __init__(self, feat_dim=80, channels=256, dilations=(1, 2, 4, 1, 2, 4), vocab=len(TOKENS),
+                 subsampling=2, **_):
+        super().__init__()
+        assert subsampling == 2
+        self.subsampling = subsampling
+        self.feat_dim, self.channels, self.dilations = feat_dim, channels, list(dilations)
+        self.register_buffer("mean", torch.zeros(feat_dim))
+        self.register_buffer("istd", torch.ones(feat_dim))
+        self.conv0 = nn.Conv1d(feat_dim, channels, 5, stride=2)
+        self.bn0 = nn.BatchNorm1d(channels)
+        self.convs = nn.ModuleList(nn.Conv1d(channels, channels, 3, dilation=d) for d in self.dilations)
+        self.bns = nn.ModuleList(nn.BatchNorm1d(channels) for _ in self.dilations)
+        self.out = nn.Linear(channels, vocab)
+        self.caches = [3] + [2 * d for d in self.dilations]
+
+    def normalise(self, x):
+        return (x - self.mean) * self.istd
+
+    def forward_full(self, x, specaug=None):
+        x = self.normalise(x)
+        if specaug is not None:
+            x = specaug(x)
+        y = F.relu(self.bn0(self.conv0(F.pad(x.transpose(1, 2), (3, 0)))))
+        for conv, bn, d in zip(self.convs, self.bns, self.dilations):
+            y = y + F.relu(bn(conv(F.pad(y, (2 * d, 0)))))
+        return F.log_softmax(self.out(y.transpose(1, 2)), dim=-1)
+
+    def initial_state(self, n):
+        return tuple([torch.zeros(n, self.feat_dim, 3)] +
+                     [torch.zeros(n, self.channels, 2 * d) for d in self.dilations])
+
+    def forward_stream(self, x, *states):
+        y = torch.cat([states[0], self.normalise(x).transpose(1, 2)], dim=2)
+        nxt = [y[:, :, -3:]]
+        y = F.relu(self.bn0(self.conv0(y)))
+        for i, (conv, bn, d) in enumerate(zip(self.convs, self.bns, self.dilations)):
+            z = torch.cat([states[i + 1], y], dim=2)
+            nxt.append(z[:, :, -2 * d:])
+            y = y + F.relu(bn(conv(z)))
+        return (F.log_softmax(self.out(y.transpose(1, 2)), dim=-1), *nxt)
+
+
+def build(cfg):
+    """The model a checkpoint's cfg describes."""
+    cfg = dict(cfg)
+    if cfg.pop("arch", "gru") == "tcn":
+        return StreamingTCN(**cfg)
+    return StreamingCTC(**cfg)
