@@ -1,11 +1,16 @@
 package daemon_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,7 +19,13 @@ import (
 // teletextText decodes page 888 of a TS with ffmpeg/libzvbi into SRT text.
 func teletextText(t *testing.T, ts string) string {
 	t.Helper()
-	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-txt_format", "text", "-txt_page", "888",
+	return teletextPage(t, ts, "888")
+}
+
+// teletextPage decodes one teletext page of a TS into SRT text.
+func teletextPage(t *testing.T, ts, page string) string {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-txt_format", "text", "-txt_page", page,
 		"-fix_teletext_pts", "1", "-i", ts, "-map", "0:s", "-c:s", "srt", "-f", "srt", "-").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffmpeg teletext decode: %v\n%s", err, out)
@@ -82,6 +93,26 @@ func TestRunTeletextOutputs(t *testing.T) {
 	dir := t.TempDir()
 	ts, _ := toneTS(t, dir, "in", 1.5, "good day", "big fox")
 	outFile := filepath.Join(dir, "out.ts")
+	// A UDP receiver standing in for a multicast consumer.
+	uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	var udpData bytes.Buffer
+	var udpMu sync.Mutex
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, err := uc.Read(buf)
+			if err != nil {
+				return
+			}
+			udpMu.Lock()
+			udpData.Write(buf[:n])
+			udpMu.Unlock()
+		}
+	}()
 	p := startDaemon(t, dir, fmt.Sprintf(`
 models:
   tone: {path: %s}
@@ -93,17 +124,47 @@ channels:
     captions: {tracks: [verbatim]}
     outputs:
       - ts: {url: %s, track: verbatim, sync: delay, delay: 8s}
+      - ts: {url: "udp://%s", track: verbatim, sync: delay, delay: 8s, teletext: {page: 777}}
+      - ts: {url: http, track: verbatim, sync: delay, delay: 8s}
       - websocket: {tracks: [verbatim]}
-`, toneModelDir(), ts, outFile))
+`, toneModelDir(), ts, outFile, uc.LocalAddr().String()))
+	resp, err := http.Get("http://" + p.addr + "/v1/channels/tt/ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "video/mp2t" {
+		t.Fatalf("HTTP TS output: %d %s", resp.StatusCode, ct)
+	}
+	httpData := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(resp.Body)
+		httpData <- b
+	}()
 	p.waitState("tt", "ended")
 	p.signal(syscall.SIGTERM)
 	if err := p.wait(20 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	srt := teletextText(t, outFile)
-	for _, want := range []string{"good day", "big fox"} {
-		if !strings.Contains(srt, want) {
-			t.Fatalf("teletext of the output TS lacks %q:\n%s", want, srt)
+	httpTS := filepath.Join(dir, "http.ts")
+	if err := os.WriteFile(httpTS, <-httpData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the last datagrams are in flight on loopback
+	udpMu.Lock()
+	udpTS := filepath.Join(dir, "udp.ts")
+	err = os.WriteFile(udpTS, udpData.Bytes(), 0o644)
+	udpMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, path, page string }{
+		{"file", outFile, "888"}, {"udp", udpTS, "777"}, {"http", httpTS, "888"},
+	} {
+		srt := teletextPage(t, tc.path, tc.page)
+		for _, want := range []string{"good day", "big fox"} {
+			if !strings.Contains(srt, want) {
+				t.Fatalf("%s output: teletext page %s lacks %q:\n%s", tc.name, tc.page, want, srt)
+			}
 		}
 	}
 }
