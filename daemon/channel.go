@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +51,9 @@ type channel struct {
 
 	hubCh  *hub.Channel // nil without a WebSocket output
 	wsTrk  map[string]bool
-	sinks  []fileSink
+	sinks  []*fileSink
+	origin int64 // first audio PTS of the channel: time 0 in its caption files
+	hasOrg bool
 	tsOuts []*tsOutput
 	nextID map[string]uint64 // per track, carried across restarts and reloads
 
@@ -72,7 +76,20 @@ type channel struct {
 type fileSink struct {
 	track string
 	path  string
-	sink  *filesink.Sink
+	opts  filesink.Options
+	sink  *filesink.Sink // opened at the first cue
+}
+
+// checkWritable makes sure a caption file can be created at path.
+func checkWritable(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("caption file %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("caption file: %w", err)
+	}
+	return f.Close()
 }
 
 // channelStatus is the JSON shape of one channel in /v1/channels.
@@ -142,19 +159,21 @@ func newChannel(d *daemon, cfg config.Channel, model *onnx.Model, nextID map[str
 				c.closeSinks()
 				return nil, fmt.Errorf("channel %s: file %s: %w", cfg.ID, o.File.Path, err)
 			}
-			wo := format.Options{TimeBase: format.FirstCue, TimestampMap: o.File.TimestampMap}
+			wo := format.Options{TimeBase: format.FixedOrigin, TimestampMap: o.File.TimestampMap}
 			if o.File.AbsoluteTimes || o.File.TimestampMap {
 				wo.TimeBase = format.Absolute
 			}
-			s, err := filesink.Open(filesink.Options{
-				Path: o.File.Path, Format: f, Writer: wo,
-				RotateSize: int64(o.File.RotateSize), RotateInterval: o.File.RotateInterval,
-			})
-			if err != nil {
+			// Check now that the file can be written; it is opened at the
+			// first cue, when the channel's first audio PTS (file time 0)
+			// is known.
+			if err := checkWritable(o.File.Path); err != nil {
 				c.closeSinks()
 				return nil, fmt.Errorf("channel %s: %w", cfg.ID, err)
 			}
-			c.sinks = append(c.sinks, fileSink{track: o.File.Track, path: o.File.Path, sink: s})
+			c.sinks = append(c.sinks, &fileSink{track: o.File.Track, path: o.File.Path, opts: filesink.Options{
+				Path: o.File.Path, Format: f, Writer: wo,
+				RotateSize: int64(o.File.RotateSize), RotateInterval: o.File.RotateInterval,
+			}})
 		case o.TS != nil:
 			t, err := openTSOutput(d, cfg, *o.TS)
 			if err != nil {
@@ -199,6 +218,9 @@ func (c *channel) stop() {
 
 func (c *channel) closeSinks() {
 	for _, s := range c.sinks {
+		if s.sink == nil {
+			continue
+		}
 		if err := s.sink.Close(); err != nil {
 			c.log.Error("closing caption file", "path", s.path, "err", err)
 		}
@@ -399,6 +421,9 @@ func (c *channel) recognise(ctx context.Context, ch *chain, q *pipeline.Queue[pe
 			return err
 		}
 		flushed = false
+		if !c.hasOrg && it.pes.HasPTS {
+			c.origin, c.hasOrg = it.pes.PTS, true
+		}
 		c.d.metrics.queueDepth.WithLabelValues(c.id).Set(float64(q.Len()))
 		overflow := q.Dropped() != lastDropped
 		lastDropped = q.Dropped()
@@ -448,6 +473,16 @@ func (c *channel) emitCue(cue captions.Cue) {
 	for _, s := range c.sinks {
 		if s.track != cue.Track {
 			continue
+		}
+		if s.sink == nil {
+			s.opts.Writer.Origin = c.origin
+			sink, err := filesink.Open(s.opts)
+			if err != nil {
+				c.d.metrics.sinkErrors.WithLabelValues(c.id, "file").Inc()
+				c.log.Error("opening caption file", "path", s.path, "err", err)
+				continue
+			}
+			s.sink = sink
 		}
 		if err := s.sink.Write(cue); err != nil {
 			c.d.metrics.sinkErrors.WithLabelValues(c.id, "file").Inc()
