@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,9 @@ type transcribeFlags struct {
 	program                             uint
 	threads, maxChars                   int
 	absolute, quiet                     bool
+	// stats prints the input-health counters as one JSON line on stderr
+	// at the end (TS input only).
+	stats bool
 }
 
 // runTranscribe captions a file (TS or WAV) or a TS on stdin and writes one
@@ -47,6 +51,7 @@ func runTranscribe(e *env, args []string) error {
 	fs.IntVar(&f.threads, "threads", 1, "ONNX Runtime intra-op threads")
 	fs.BoolVar(&f.absolute, "absolute-times", false, "keep the stream's clock (default: the first audio PTS is 0)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
+	fs.BoolVar(&f.stats, "stats", false, "print the TS input-health counters (TR 101 290, audio decoder) as one JSON line on stderr at the end")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: subtitled transcribe [flags] INPUT   (INPUT: a .ts file, - for TS on stdin, or a .wav file)")
 		fs.PrintDefaults()
@@ -168,11 +173,22 @@ func recognise(e *env, in io.Reader, input string, size int64, f transcribeFlags
 	if isWAV(br, input) {
 		err = transcribeWAV(br, ch)
 	} else {
+		var st inputStats
+		if f.stats {
+			// Printed last, also after a failure; the decoder still open
+			// counts after its final flush.
+			defer func() {
+				st.addDecoder(ch.dec)
+				if line, jerr := json.Marshal(st.report()); jerr == nil {
+					fmt.Fprintf(e.stderr, "%s\n", line)
+				}
+			}()
+		}
 		err = transcribeTS(br, ch, mpegts.Options{Program: uint16(f.program), Language: f.language}, func(pts int64) {
 			if !haveOrigin {
 				origin, haveOrigin = pts, true
 			}
-		})
+		}, &st)
 	}
 	if stopProgress != nil {
 		stopProgress()
@@ -234,13 +250,59 @@ func isWAV(br *bufio.Reader, name string) bool {
 	return len(head) == 12 && string(head[0:4]) == "RIFF" && string(head[8:12]) == "WAVE"
 }
 
+// inputStats are the counters `transcribe --stats` prints.
+type inputStats struct {
+	demux mpegts.Stats
+	audio audio.Stats // summed over the decoders a codec change went through
+}
+
+// addDecoder adds the counters of one audio decoder.
+func (s *inputStats) addDecoder(d *audio.Decoder) {
+	if d == nil {
+		return
+	}
+	a := d.Stats()
+	s.audio.Packets += a.Packets
+	s.audio.FramesDecoded += a.FramesDecoded
+	s.audio.DecodeErrors += a.DecodeErrors
+	s.audio.SamplesConcealed += a.SamplesConcealed
+	s.audio.Discontinuities += a.Discontinuities
+	s.audio.PTSJumps += a.PTSJumps
+}
+
+// report is the JSON object of `transcribe --stats`.
+func (s *inputStats) report() map[string]any {
+	d := s.demux
+	return map[string]any{
+		"tr101290":                tr101290(d),
+		"scrambled_audio_packets": d.ScrambledAudioPackets,
+		"scrambled_packets":       d.ScrambledPackets,
+		"null_packets":            d.NullPackets,
+		"bytes_skipped":           d.BytesSkipped,
+		"tail_bytes":              d.TailBytes,
+		"pes_delivered":           d.PESDelivered,
+		"pes_dropped":             d.PESDropped,
+		"pes_errors":              d.PESErrors,
+		"discontinuities":         d.Discontinuities,
+		"stream_changes":          d.StreamChanges,
+		"parser_panics":           d.ParserPanics,
+		"audio_packets":           s.audio.Packets,
+		"audio_decode_errors":     s.audio.DecodeErrors,
+		"audio_samples_concealed": s.audio.SamplesConcealed,
+		"audio_discontinuities":   s.audio.Discontinuities,
+		"audio_pts_jumps":         s.audio.PTSJumps,
+	}
+}
+
 // transcribeTS demuxes a transport stream and feeds its audio to the chain.
-// first is called with the PTS of the first audio PES.
-func transcribeTS(r io.Reader, ch *chain, opts mpegts.Options, first func(int64)) error {
+// first is called with the PTS of the first audio PES; st receives the
+// demuxer's counters and those of the audio decoders replaced on the way.
+func transcribeTS(r io.Reader, ch *chain, opts mpegts.Options, first func(int64), st *inputStats) error {
 	d, err := mpegts.New(r, opts)
 	if err != nil {
 		return err
 	}
+	defer func() { st.demux = d.Stats() }()
 	ctx := context.Background()
 	for {
 		p, err := d.Next(ctx)
@@ -253,8 +315,12 @@ func transcribeTS(r io.Reader, ch *chain, opts mpegts.Options, first func(int64)
 		if p.HasPTS {
 			first(p.PTS)
 		}
+		prev := ch.dec
 		if err := ch.pes(p); err != nil {
 			return err
+		}
+		if prev != nil && ch.dec != prev {
+			st.addDecoder(prev) // replaced after a codec change
 		}
 	}
 }

@@ -5,7 +5,7 @@
 //
 // REF files are plain text. HYP files are plain text, or with -hyp-format json the
 // JSON lines that `subtitled transcribe --format json` writes (one cue per line;
-// the cue's "text", or else the text of its "words", is used). Each pair is scored
+// the cue's "lines", "text" or "words" are used). Each pair is scored
 // and printed, then the totals over all pairs (edits summed, not rates averaged).
 package main
 
@@ -103,7 +103,8 @@ func CharErrors(ref, hyp string) Counts {
 
 // cue is the part of a JSON-lines cue that scoring reads.
 type cue struct {
-	Text  *string `json:"text"`
+	Lines []string `json:"lines"`
+	Text  *string  `json:"text"`
 	Words []struct {
 		Text string `json:"text"`
 		Word string `json:"word"`
@@ -111,8 +112,9 @@ type cue struct {
 }
 
 // ParseJSONLines reads JSON lines (one object per line, blank lines ignored) and
-// joins their texts with spaces: the "text" member when present, otherwise the
-// "text" (or "word") of each element of "words".
+// joins their texts with spaces: the "lines" member (subtitled's cue format) when
+// present, else the "text" member, else the "text" (or "word") of each element of
+// "words".
 func ParseJSONLines(r io.Reader) (string, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
@@ -127,6 +129,10 @@ func ParseJSONLines(r io.Reader) (string, error) {
 		var c cue
 		if err := json.Unmarshal([]byte(line), &c); err != nil {
 			return "", fmt.Errorf("%w: line %d: %v", ErrBadJSON, n, err)
+		}
+		if c.Lines != nil {
+			parts = append(parts, c.Lines...)
+			continue
 		}
 		if c.Text != nil {
 			parts = append(parts, *c.Text)

@@ -99,6 +99,8 @@ func TestParseJSONLines(t *testing.T) {
 		name, in, want string
 		err            error
 	}{
+		{"subtitled cues", `{"id":7,"track":"verbatim","lines":["Good evening.","From London"],"start":12.5,"end":14.08}` + "\n" + `{"id":8,"lines":[]}` + "\n" + `{"id":9,"lines":["bye"]}`, "Good evening. From London bye", nil},
+		{"lines win over text", `{"lines":["a"],"text":"b"}`, "a", nil},
 		{"text members", `{"start":0,"end":1.5,"text":"hello there"}` + "\n" + `{"text":"General Kenobi"}`, "hello there General Kenobi", nil},
 		{"blank lines", "\n" + `{"text":"a"}` + "\n\n", "a", nil},
 		{"words fallback", `{"words":[{"text":"one"},{"word":"two"}]}`, "one two", nil},
@@ -106,6 +108,7 @@ func TestParseJSONLines(t *testing.T) {
 		{"empty input", "", "", nil},
 		{"malformed", `{"text":"a"}` + "\n" + `{"text":`, "", ErrBadJSON},
 		{"not an object", `["a"]`, "", ErrBadJSON},
+		{"lines not strings", `{"lines":[1]}`, "", ErrBadJSON},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
