@@ -1,11 +1,11 @@
-// Command ortcheck runs an exported demo model with ONNX Runtime on the test vectors
-// written by tools/demomodel/export.py and compares every output with torch's.
+// Command ortcheck runs an exported demo model through the daemon's runner (decoder/onnx) on the test vectors
+// written by tools/demomodel/export.py and compares its log-probs with torch's.
 //
 // It streams the way the daemon does: the states fed to call c+1 are ONNX Runtime's own
 // outputs of call c, not torch's, so drift would accumulate and show.
 //
-//	go run ./tools/demomodel/ortcheck -vectors tools/demomodel/work/ortcheck \
-//	    -ort lib/libonnxruntime.so.1
+//	SUBTITLED_ORT_LIB=$PWD/lib/libonnxruntime.so.1 go run ./tools/demomodel/ortcheck \
+//	    -vectors tools/demomodel/work/ortcheck -bundle models/demo-en
 package main
 
 import (
@@ -18,7 +18,7 @@ import (
 	"os"
 	"path/filepath"
 
-	ort "github.com/yalue/onnxruntime_go"
+	"github.com/subtitled/subtitled/decoder/onnx"
 )
 
 type tensorFile struct {
@@ -51,17 +51,19 @@ func readF32(path string) ([]float32, error) {
 
 func main() {
 	vectors := flag.String("vectors", "tools/demomodel/work/ortcheck", "directory with manifest.json")
-	lib := flag.String("ort", "lib/libonnxruntime.so.1", "ONNX Runtime shared library")
-	model := flag.String("model", "", "model to check (default: the one named in the manifest)")
+	bundle := flag.String("bundle", "models/demo-en", "exported model bundle to check")
 	tol := flag.Float64("tol", 1e-4, "maximum allowed absolute difference")
 	flag.Parse()
-	if err := run(*vectors, *lib, *model, *tol); err != nil {
+	if err := run(*vectors, *bundle, *tol); err != nil {
 		fmt.Fprintln(os.Stderr, "ortcheck:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, lib, model string, tol float64) error {
+// run streams the vectors through the daemon's own runner (decoder/onnx):
+// states stay inside the runner from call to call, so any state mismatch
+// shows up in the log-probs of the following calls.
+func run(dir, bundle string, tol float64) error {
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
@@ -70,83 +72,53 @@ func run(dir, lib, model string, tol float64) error {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
-	if model == "" {
-		model = m.Model
-	}
 	if len(m.Calls) == 0 {
 		return errors.New("manifest has no calls")
 	}
-	ort.SetSharedLibraryPath(lib)
-	if err := ort.InitializeEnvironment(); err != nil {
-		return fmt.Errorf("init onnxruntime: %w", err)
-	}
-	defer ort.DestroyEnvironment()
-	ins, outs, err := ort.GetInputOutputInfo(model)
+	bd, err := onnx.OpenBundle(bundle)
 	if err != nil {
-		return fmt.Errorf("model info: %w", err)
+		return err
 	}
-	var inNames, outNames []string
-	for _, i := range ins {
-		inNames = append(inNames, i.Name)
-	}
-	for _, o := range outs {
-		outNames = append(outNames, o.Name)
-	}
-	sess, err := ort.NewDynamicAdvancedSession(model, inNames, outNames, nil)
+	model, err := onnx.NewModel(bd, onnx.Options{})
 	if err != nil {
-		return fmt.Errorf("session: %w", err)
+		return err
 	}
-	defer sess.Destroy()
-
-	var states [][]float32 // ONNX Runtime's own next states
+	defer model.Close()
+	n := int(m.Calls[0].Inputs[0].Shape[0])
+	streams := make([]*onnx.StreamState, n)
+	for i := range streams {
+		streams[i] = model.NewStreamState()
+	}
 	worst := 0.0
 	for c, call := range m.Calls {
-		inputs := make([]ort.Value, len(call.Inputs))
-		for j, tf := range call.Inputs {
-			data, err := readF32(filepath.Join(dir, tf.File))
-			if err != nil {
-				return err
-			}
-			if j > 0 && c > 0 {
-				data = states[j-1]
-			}
-			t, err := ort.NewTensor(ort.NewShape(tf.Shape...), data)
-			if err != nil {
-				return fmt.Errorf("input tensor: %w", err)
-			}
-			defer t.Destroy()
-			inputs[j] = t
+		x, err := readF32(filepath.Join(dir, call.Inputs[0].File))
+		if err != nil {
+			return err
 		}
-		outputs := make([]ort.Value, len(outNames))
-		if err := sess.Run(inputs, outputs); err != nil {
+		got, err := model.Run(x, streams)
+		if err != nil {
 			return fmt.Errorf("call %d: %w", c, err)
 		}
-		states = states[:0]
-		for j, tf := range call.Outputs {
-			want, err := readF32(filepath.Join(dir, tf.File))
-			if err != nil {
-				return err
-			}
-			got := outputs[j].(*ort.Tensor[float32]).GetData()
-			if len(got) != len(want) {
-				return fmt.Errorf("call %d output %d: %d values, want %d (shape %v vs %v)",
-					c, j, len(got), len(want), outputs[j].GetShape(), tf.Shape)
-			}
-			d := 0.0
-			for i := range got {
-				d = math.Max(d, math.Abs(float64(got[i]-want[i])))
-			}
-			worst = math.Max(worst, d)
-			fmt.Printf("call %d output %d (%s) shape %v: max abs diff %.2e\n", c, j, outNames[j], outputs[j].GetShape(), d)
-			if j > 0 {
-				states = append(states, append([]float32(nil), got...))
-			}
-			defer outputs[j].Destroy()
+		want, err := readF32(filepath.Join(dir, call.Outputs[0].File))
+		if err != nil {
+			return err
 		}
+		per := len(want) / n
+		d := 0.0
+		for s := range got {
+			if len(got[s]) != per {
+				return fmt.Errorf("call %d stream %d: %d log-probs, want %d", c, s, len(got[s]), per)
+			}
+			for i, v := range got[s] {
+				d = math.Max(d, math.Abs(float64(v-want[s*per+i])))
+			}
+		}
+		worst = math.Max(worst, d)
+		fmt.Printf("call %d: max abs diff %.2e\n", c, d)
 	}
 	fmt.Printf("worst max abs diff %.2e (tolerance %.0e)\n", worst, tol)
 	if worst > tol {
-		return fmt.Errorf("ONNX Runtime differs from torch by %.2e", worst)
+		return fmt.Errorf("the daemon's runner differs from torch by %.2e", worst)
 	}
 	return nil
 }
