@@ -124,7 +124,7 @@ func TestWatchdogPingsOnlyWhileProgressing(t *testing.T) {
 	stop := n.watchdog(progressing.Load)
 	defer stop()
 	waitFor(t, func() bool { return pings.Load() >= 3 }, "watchdog pings while the pipeline progresses")
-	progressing.Store(false) // the pipeline stalls
+	progressing.Store(false)           // the pipeline stalls
 	time.Sleep(300 * time.Millisecond) // a ping decided just before may still be in flight
 	before := pings.Load()
 	time.Sleep(200 * time.Millisecond) // ten intervals
