@@ -91,14 +91,16 @@ func TestMuxGivenCaptionsFromStdin(t *testing.T) {
 
 func TestRunTeletextOutputs(t *testing.T) {
 	dir := t.TempDir()
-	ts, _ := toneTS(t, dir, "in", 1.5, "good day", "big fox")
+	ts, _ := toneTS(t, dir, "in", 3.0, "good day", "big fox") // long pauses: live sync needs each cue before the input ends
 	outFile := filepath.Join(dir, "out.ts")
-	// A UDP receiver standing in for a multicast consumer.
+	// A UDP receiver standing in for a multicast consumer. Its output is in
+	// live sync: paced by the input, so loopback never drops a burst.
 	uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer uc.Close()
+	_ = uc.SetReadBuffer(4 << 20)
 	var udpData bytes.Buffer
 	var udpMu sync.Mutex
 	go func() {
@@ -124,7 +126,7 @@ channels:
     captions: {tracks: [verbatim]}
     outputs:
       - ts: {url: %s, track: verbatim, sync: delay, delay: 8s}
-      - ts: {url: "udp://%s", track: verbatim, sync: delay, delay: 8s, teletext: {page: 777}}
+      - ts: {url: "udp://%s", track: verbatim, sync: live, teletext: {page: 777}}
       - ts: {url: http, track: verbatim, sync: delay, delay: 8s}
       - websocket: {tracks: [verbatim]}
 `, toneModelDir(), ts, outFile, uc.LocalAddr().String()))

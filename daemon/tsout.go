@@ -71,6 +71,10 @@ func (t *tsOutput) start(ch config.Channel, warn func(error)) error {
 	if err != nil {
 		return err
 	}
+	delay := t.cfg.Delay
+	if sync != tsmux.SyncDelay {
+		delay = 0 // the config's default delay only applies to sync: delay
+	}
 	lang := t.cfg.Teletext.Language
 	if lang == "" {
 		lang = ch.Language
@@ -81,7 +85,7 @@ func (t *tsOutput) start(ch config.Channel, warn func(error)) error {
 		Teletext:        teletext.Options{Page: int(t.cfg.Teletext.Page), Language: lang},
 		HearingImpaired: t.cfg.Teletext.Type == "hearing_impaired",
 		Sync:            sync,
-		Delay:           t.cfg.Delay,
+		Delay:           delay,
 		CueTimes:        tsmux.CueTimesAbsolute,
 		OnWarning:       warn,
 	})
@@ -296,6 +300,9 @@ func (b *tsBroadcast) serve(ctx context.Context, w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
+	if fl != nil {
+		fl.Flush() // headers now: the first TS chunk may take a while
+	}
 	for {
 		select {
 		case <-ctx.Done():
