@@ -13,7 +13,8 @@
 #
 # then runs `bin/subtitled transcribe --model MODEL_DIR --format json --out F.jsonl F.ts`
 # on every file and prints each set's WER and CER (tools/wer: case and punctuation
-# normalised, edits summed over the set). Work files go to tools/demomodel/work/score/.
+# normalised, edits summed over the set). Work files go to tools/demomodel/work/score/;
+# the synthesised TS files are reused while heldout.txt and this script are unchanged.
 # Needs: bin/subtitled (make build), go, ffmpeg, sox, espeak-ng, flite.
 # SUBTITLED overrides the binary, TRANSCRIBE_FLAGS adds flags (for example "--track verbatim").
 set -euo pipefail
@@ -31,7 +32,10 @@ done
 [ -x "$bin" ] || { echo "score: $bin not found; build it first (make build)" >&2; exit 1; }
 [ -d "$model" ] || { echo "score: model bundle $model not found" >&2; exit 1; }
 
-rm -rf "$work"
+stamp=$(cat "$heldout" "$0" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$work/stamp" 2>/dev/null)" != "$stamp" ]; then
+  rm -rf "$work"
+fi
 mkdir -p "$work/wav"
 
 # say VOICE TEXT OUT.wav: one sentence as 16 kHz mono with 0.7 s of silence after it.
@@ -77,10 +81,23 @@ to_ts() {
     "${acodec[@]}" -ar 48000 -ac 2 -f mpegts "$3"
 }
 
-echo "score: synthesising held-out test sets" >&2
-make_set train-voices 1 100 "espeak:en-us@160" "espeak:en-gb+m3@150" "flite:kal16" \
-  "espeak:en-gb-scotland+f2@170" "flite:rms"
-make_set heldout-voice 101 50 "flite:slt"
+# to_ts_cached WAV CODEC OUT.ts: to_ts unless OUT.ts exists from this stamp.
+to_ts_cached() { [ -s "$3" ] || to_ts "$@"; }
+
+if [ ! -f "$work/stamp" ]; then
+  echo "score: synthesising held-out test sets" >&2
+  make_set train-voices 1 100 "espeak:en-us@160" "espeak:en-gb+m3@150" "flite:kal16" \
+    "espeak:en-gb-scotland+f2@170" "flite:rms"
+  make_set heldout-voice 101 50 "flite:slt"
+  for set in train-voices heldout-voice; do
+    for wav in "$work/$set"/*.wav; do
+      for codec in aac ac3; do
+        to_ts "$wav" "$codec" "${wav%.wav}-$codec.ts"
+      done
+    done
+  done
+  echo "$stamp" > "$work/stamp"
+fi
 
 results=()
 for set in train-voices heldout-voice; do
@@ -90,7 +107,7 @@ for set in train-voices heldout-voice; do
     for wav in "$work/$set"/*.wav; do
       base=${wav%.wav}
       ts="$work/$set/$(basename "$base")-$codec.ts"
-      to_ts "$wav" "$codec" "$ts"
+      to_ts_cached "$wav" "$codec" "$ts"
       "$bin" transcribe --model "$model" --format json ${TRANSCRIBE_FLAGS:-} --out "${ts%.ts}.jsonl" "$ts" 2>"${ts%.ts}.log" \
         || { echo "score: transcribe failed on $ts (see ${ts%.ts}.log)" >&2; exit 1; }
       pairs+=("$base.txt" "${ts%.ts}.jsonl")
