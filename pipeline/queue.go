@@ -61,6 +61,10 @@ func (q *Queue[T]) Push(ctx context.Context, v T) error {
 	var dropped T
 	didDrop := false
 	for q.n == len(q.buf) {
+		if q.closed {
+			q.mu.Unlock()
+			return ErrClosed
+		}
 		switch q.policy {
 		case DropOldest:
 			dropped, didDrop = q.buf[q.head], true
@@ -156,7 +160,9 @@ func (q *Queue[T]) drop(v T) {
 	}
 }
 
-// waitLocked waits on c with q.mu held, waking when ctx ends.
+// waitLocked waits on c with q.mu held, waking when ctx ends. Callers
+// re-check their condition (and q.closed) after it returns: a close must not
+// make a waiting Pop drop the items still queued.
 func (q *Queue[T]) waitLocked(ctx context.Context, c *sync.Cond) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -168,8 +174,5 @@ func (q *Queue[T]) waitLocked(ctx context.Context, c *sync.Cond) error {
 	})
 	c.Wait()
 	stop()
-	if q.closed {
-		return ErrClosed
-	}
 	return ctx.Err()
 }

@@ -156,3 +156,28 @@ func TestQueueConcurrentProducersConsumers(t *testing.T) {
 		}
 	}
 }
+
+// A Pop waiting on an empty queue must still get an item pushed just before
+// Close: closing never loses queued items.
+func TestQueueCloseAfterPushKeepsItemForWaitingPop(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		q := NewQueue[int](4, Block)
+		got := make(chan int, 2)
+		go func() {
+			for {
+				v, err := q.Pop(context.Background())
+				if err != nil {
+					close(got)
+					return
+				}
+				got <- v
+			}
+		}()
+		time.Sleep(time.Millisecond) // usually lets Pop wait; the assertion holds either way
+		_ = q.Push(context.Background(), 7)
+		q.Close()
+		if v, ok := <-got; !ok || v != 7 {
+			t.Fatalf("round %d: item lost at close", i)
+		}
+	}
+}
