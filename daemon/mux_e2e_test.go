@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/subtitled/subtitled/tools/testenv"
 )
 
 // teletextText decodes page 888 of a TS with ffmpeg/libzvbi into SRT text.
@@ -25,12 +27,7 @@ func teletextText(t *testing.T, ts string) string {
 // teletextPage decodes one teletext page of a TS into SRT text.
 func teletextPage(t *testing.T, ts, page string) string {
 	t.Helper()
-	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-txt_format", "text", "-txt_page", page,
-		"-fix_teletext_pts", "1", "-i", ts, "-map", "0:s", "-c:s", "srt", "-f", "srt", "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg teletext decode: %v\n%s", err, out)
-	}
-	return string(out)
+	return string(testenv.DecodeTeletext(t, ts, page, "-fix_teletext_pts", "1"))
 }
 
 func TestMuxRecognisesIntoTeletext(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/subtitled/subtitled/captions/format"
+	"github.com/subtitled/subtitled/tools/testenv"
 )
 
 // These tests check the character tables against libzvbi through ffmpeg:
@@ -119,23 +120,11 @@ func (w *tsWriter) pes(b []byte, pts int64) {
 // decodeFFmpeg writes ts to a file and decodes page 888 with ffmpeg.
 func decodeFFmpeg(t *testing.T, ts []byte) []format.ParsedCue {
 	t.Helper()
-	ff := lookTool(t, "ffmpeg")
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "in.ts"), filepath.Join(dir, "out.srt")
+	in := filepath.Join(t.TempDir(), "in.ts")
 	if err := os.WriteFile(in, ts, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(ff, "-nostdin", "-v", "error", "-txt_format", "text", "-txt_page", "888",
-		"-fix_sub_duration", "-i", in, "-map", "0:s:0", "-c:s", "srt", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, b)
-	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	file, err := format.ParseSRT(f)
+	file, err := format.ParseSRT(bytes.NewReader(testenv.DecodeTeletext(t, in, "888")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,21 +114,8 @@ func unescapeSRT(s string) string {
 // ffmpegDecode decodes page 888 of ts to cues with ffmpeg (libzvbi).
 func ffmpegDecode(t testing.TB, ts string, fixPTS int, extra ...string) []decodedCue {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), fmt.Sprintf("fix%d.srt", fixPTS))
-	args := []string{"-nostdin", "-v", "error", "-fix_teletext_pts", fmt.Sprint(fixPTS), "-txt_format", "text",
-		"-txt_page", "888", "-fix_sub_duration"}
-	args = append(args, extra...)
-	args = append(args, "-i", ts, "-map", "0:s:0", "-c:s", "srt", out)
-	cmd := exec.Command(lookTool(t, "ffmpeg"), args...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg decode: %v\n%s", err, b)
-	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	file, err := format.ParseSRT(f)
+	srt := testenv.DecodeTeletext(t, ts, "888", append([]string{"-fix_teletext_pts", fmt.Sprint(fixPTS)}, extra...)...)
+	file, err := format.ParseSRT(bytes.NewReader(srt))
 	if err != nil {
 		t.Fatal(err)
 	}

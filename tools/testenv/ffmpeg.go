@@ -79,3 +79,20 @@ func (f *Fixtures) Cleanup() {
 		f.dir = ""
 	}
 }
+
+// DecodeTeletext decodes one teletext subtitle page of the TS file at path
+// with ffmpeg/libzvbi and returns it as SRT. extra options go before -i
+// (for example "-fix_teletext_pts", "0").
+func DecodeTeletext(t testing.TB, path, page string, extra ...string) []byte {
+	t.Helper()
+	args := append([]string{"-nostdin", "-v", "error", "-txt_format", "text", "-txt_page", page, "-fix_sub_duration"}, extra...)
+	args = append(args, "-i", path, "-map", "0:s:0", "-c:s", "srt", "-f", "srt", "-")
+	cmd := exec.Command(Tool(t, "ffmpeg"), args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ffmpeg teletext decode of %s: %v\n%s", path, err, stderr.String())
+	}
+	return out
+}
