@@ -3,7 +3,6 @@ package teletext
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,15 +15,6 @@ import (
 // These tests check the character tables against libzvbi through ffmpeg:
 // every character the encoder claims to represent must come back from a
 // real Level 1.5 decoder as itself.
-
-func lookTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not found in PATH: the teletext decoder tests need it (Debian: apt-get install ffmpeg)", name)
-	}
-	return p
-}
 
 // crc32MPEG is CRC-32/MPEG-2, for the test stream's PSI.
 func crc32MPEG(b []byte) uint32 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/subtitled/subtitled/captions"
+	"github.com/subtitled/subtitled/tools/testenv"
 )
 
 // benchTS is 20 s of 640x360 H.264 at 4 Mbit/s CBR with 128 kbit/s AAC
@@ -48,7 +49,7 @@ func cpuTime() time.Duration {
 // figures are MB/s per core. ratio = ours / ffmpeg throughput.
 func BenchmarkMuxVsFFmpeg(b *testing.B) {
 	path, data := benchTS(b)
-	ff := lookTool(b, "ffmpeg")
+	ff := testenv.Tool(b, "ffmpeg")
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		b.Fatal(err)

@@ -25,11 +25,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { fixtures.Cleanup() }))
 }
 
-func lookTool(t testing.TB, name string) string {
-	t.Helper()
-	return testenv.Tool(t, name)
-}
-
 // Test inputs: 10 s of a 160x120 test pattern at 25 fps and a tone.
 var (
 	videoIn = []string{"-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "10"}
@@ -133,7 +128,7 @@ func ffmpegDecode(t testing.TB, ts string, fixPTS int, extra ...string) []decode
 // ffprobeStart returns the input's start time (format start_time) in ms.
 func ffprobeStart(t testing.TB, ts string) int64 {
 	t.Helper()
-	b, err := exec.Command(lookTool(t, "ffprobe"), "-v", "error", "-show_entries", "format=start_time",
+	b, err := exec.Command(testenv.Tool(t, "ffprobe"), "-v", "error", "-show_entries", "format=start_time",
 		"-of", "csv=p=0", ts).Output()
 	if err != nil {
 		t.Fatalf("ffprobe: %v", err)
@@ -166,7 +161,7 @@ func gstCues(t testing.TB, ts string) []string {
 func gstDecode(t testing.TB, ts string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "ttx.txt")
-	cmd := exec.Command(lookTool(t, "gst-launch-1.0"), "-q", "filesrc", "location="+ts, "!", "tsdemux", "!", "queue", "!",
+	cmd := exec.Command(testenv.Tool(t, "gst-launch-1.0"), "-q", "filesrc", "location="+ts, "!", "tsdemux", "!", "queue", "!",
 		"application/x-teletext", "!", "teletextdec", "page=888", "subtitles-mode=true", "!",
 		"text/x-raw,format=utf-8", "!", "filesink", "location="+out)
 	if b, err := cmd.CombinedOutput(); err != nil {

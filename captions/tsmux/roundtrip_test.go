@@ -10,6 +10,7 @@ import (
 
 	"github.com/subtitled/subtitled/captions"
 	"github.com/subtitled/subtitled/captions/teletext"
+	"github.com/subtitled/subtitled/tools/testenv"
 )
 
 // muxFile runs MuxCaptions over in and returns the output.
@@ -58,7 +59,7 @@ func checkPassThrough(t *testing.T, in, out []byte, pmtPID, ttxPID uint16) {
 // ffmpegCCErrors counts ffmpeg's continuity complaints on out.
 func ffmpegCCErrors(t *testing.T, path string) int {
 	t.Helper()
-	cmd := exec.Command(lookTool(t, "ffmpeg"), "-nostdin", "-v", "debug", "-i", path, "-map", "0", "-c", "copy", "-f", "null", "-")
+	cmd := exec.Command(testenv.Tool(t, "ffmpeg"), "-nostdin", "-v", "debug", "-i", path, "-map", "0", "-c", "copy", "-f", "null", "-")
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, b)
@@ -69,7 +70,7 @@ func ffmpegCCErrors(t *testing.T, path string) int {
 // ffprobeSubtitle returns ffprobe's line for the subtitle stream.
 func ffprobeSubtitle(t *testing.T, path string) string {
 	t.Helper()
-	b, err := exec.Command(lookTool(t, "ffprobe"), "-hide_banner", path).CombinedOutput()
+	b, err := exec.Command(testenv.Tool(t, "ffprobe"), "-hide_banner", path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffprobe: %v\n%s", err, b)
 	}

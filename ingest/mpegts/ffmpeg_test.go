@@ -25,11 +25,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { fixtures.Cleanup() }))
 }
 
-func lookTool(t testing.TB, name string) string {
-	t.Helper()
-	return testenv.Tool(t, name)
-}
-
 // Inputs: 160x120 test pattern and a 48 kHz tone.
 var (
 	videoIn = []string{"-f", "lavfi", "-i", "testsrc=size=160x120:rate=25"}
@@ -65,7 +60,7 @@ func readFile(t testing.TB, path string) []byte {
 func ffmpegES(t testing.TB, ts string, n int) []byte {
 	t.Helper()
 	out := ts + fmt.Sprintf(".a%d.es", n)
-	cmd := exec.Command(lookTool(t, "ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", ts,
+	cmd := exec.Command(testenv.Tool(t, "ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", ts,
 		"-map", fmt.Sprintf("0:a:%d", n), "-c", "copy", "-f", "data", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg extract: %v\n%s", err, b)
@@ -76,7 +71,7 @@ func ffmpegES(t testing.TB, ts string, n int) []byte {
 // ffprobeFirstPTS returns the PTS of the first packet of audio track a:0.
 func ffprobeFirstPTS(t testing.TB, ts string) int64 {
 	t.Helper()
-	cmd := exec.Command(lookTool(t, "ffprobe"), "-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts",
+	cmd := exec.Command(testenv.Tool(t, "ffprobe"), "-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts",
 		"-of", "csv=p=0", "-read_intervals", "%+#1", ts)
 	b, err := cmd.Output()
 	if err != nil {
@@ -313,7 +308,7 @@ func TestFFmpegCCError(t *testing.T) {
 func TestFFmpegPiped(t *testing.T) {
 	ts := aacTS(t)
 	ref := demuxBytes(t, readFile(t, ts), Options{})
-	cmd := exec.Command(lookTool(t, "ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-readrate", "20", "-i", ts, "-c", "copy", "-f", "mpegts", "-")
+	cmd := exec.Command(testenv.Tool(t, "ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-readrate", "20", "-i", ts, "-c", "copy", "-f", "mpegts", "-")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

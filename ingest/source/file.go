@@ -96,14 +96,8 @@ func newFileSource(ctx context.Context, f io.ReadSeekCloser, o Options) (*fileSo
 
 // Read delivers the file's bytes, paced when Options.Realtime is set.
 func (s *fileSource) Read(p []byte) (int, error) {
-	if s.err != nil {
-		return 0, s.err
-	}
-	if err := s.ctx.Err(); err != nil {
-		return 0, closedErr(s.ctx)
-	}
-	if len(p) == 0 {
-		return 0, nil
+	if ok, err := readGate(s.ctx, s.err, p); !ok {
+		return 0, err
 	}
 	var n int
 	var err error

@@ -94,14 +94,8 @@ func (s *readerSource) pump() {
 
 // Read returns the reader's bytes in order.
 func (s *readerSource) Read(p []byte) (int, error) {
-	if s.err != nil {
-		return 0, s.err
-	}
-	if s.ctx.Err() != nil {
-		return 0, closedErr(s.ctx)
-	}
-	if len(p) == 0 {
-		return 0, nil
+	if ok, err := readGate(s.ctx, s.err, p); !ok {
+		return 0, err
 	}
 	if len(s.cur) == 0 {
 		if s.own != nil {

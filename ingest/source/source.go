@@ -240,6 +240,18 @@ func Open(ctx context.Context, o Options) (Source, error) {
 
 // closedErr is the error Read returns once ctx has ended: ErrClosed, plus the
 // context's cause unless Close ended it.
+// readGate is the common start of every Read: a sticky error or a closed
+// source ends the call, and an empty p reads nothing. ok says to go on.
+func readGate(ctx context.Context, sticky error, p []byte) (ok bool, err error) {
+	if sticky != nil {
+		return false, sticky
+	}
+	if ctx.Err() != nil {
+		return false, closedErr(ctx)
+	}
+	return len(p) > 0, nil
+}
+
 func closedErr(ctx context.Context) error {
 	cause := context.Cause(ctx)
 	if cause == nil || errors.Is(cause, ErrClosed) {

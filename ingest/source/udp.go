@@ -168,14 +168,8 @@ func (s *udpSource) receive() {
 // Read returns the next datagram's TS bytes (the rest of it, when p was too
 // small for it the last time). It never merges two datagrams.
 func (s *udpSource) Read(p []byte) (int, error) {
-	if s.err != nil {
-		return 0, s.err
-	}
-	if s.ctx.Err() != nil {
-		return 0, closedErr(s.ctx)
-	}
-	if len(p) == 0 {
-		return 0, nil
+	if ok, err := readGate(s.ctx, s.err, p); !ok {
+		return 0, err
 	}
 	for len(s.cur) == 0 {
 		d, err := s.q.take(s.own)
