@@ -35,6 +35,10 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// StateDir keeps what must survive a restart, even a crash: each
+	// channel's next cue IDs. Empty: $STATE_DIRECTORY (set by systemd's
+	// StateDirectory=), else nothing is kept.
+	StateDir string `yaml:"state_dir"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
 	// WebSocket holds the server-wide settings of the caption feed.

@@ -254,7 +254,7 @@ func TestErrors(t *testing.T) {
 		{"unknown top-level key", "listn: x\n" + minimal,
 			[]string{`1:listn: unknown key (did you mean "listen"?)`}},
 		{"unknown key without suggestion", "frobnicate: 1\n" + minimal,
-			[]string{`1:frobnicate: unknown key (valid keys: listen, log, http, shutdown_timeout, metrics, websocket, whip, limits, models, defaults, channels)`}},
+			[]string{`1:frobnicate: unknown key (valid keys: listen, log, http, shutdown_timeout, state_dir, metrics, websocket, whip, limits, models, defaults, channels)`}},
 		{"unknown key depth 3", "http:\n  tls:\n    certs: a.pem\n" + minimal,
 			[]string{`3:http.tls.certs: unknown key (did you mean "cert"?)`}},
 		{"unknown key in channel input", `

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -234,4 +235,29 @@ func sortedSet(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestEveryExampleLoads validates each runnable config in examples/.
+func TestEveryExampleLoads(t *testing.T) {
+	setExampleEnv(t)
+	files, err := filepath.Glob("../examples/*.yaml")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s does not validate:\n%v", f, err)
+		}
+	}
+	c, err := Load("../examples/whip.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := c.Channel("studio")
+	if st == nil || st.WHIP == nil || st.WHIP.Bearer() != "whip-secret" {
+		t.Fatalf("whip.yaml: studio channel %+v does not take its token from SUBTITLED_WHIP_TOKEN", st)
+	}
+	if s, err := st.Input.Source(); err != nil || s.Kind != SourceWHIP {
+		t.Fatalf("whip.yaml: studio input %v %v", s, err)
+	}
 }

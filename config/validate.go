@@ -274,6 +274,9 @@ func (c *Config) check(errs *errList) {
 	h.reloadToken = k.secret("http", "reload_token", "reload_token_env", h.ReloadToken, h.ReloadTokenEnv)
 
 	k.durRange("shutdown_timeout", c.ShutdownTimeout, 100*time.Millisecond, 10*time.Minute)
+	if strings.ContainsRune(c.StateDir, 0) {
+		k.add("state_dir", "contains a NUL byte")
+	}
 
 	if c.Metrics.Enabled && !strings.HasPrefix(c.Metrics.Path, "/") {
 		k.add("metrics.path", "%q must start with /", c.Metrics.Path)

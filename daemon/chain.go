@@ -27,6 +27,9 @@ type chainOptions struct {
 	OnCue func(captions.Cue)
 	// OnPartial receives the revisable partial of a track when it changes.
 	OnPartial func(captions.Partial)
+	// Scheduler batches the model calls of every stream of the model (nil:
+	// this chain calls the model alone).
+	Scheduler *onnx.Scheduler
 }
 
 // chain runs one audio track synchronously: compressed audio is decoded,
@@ -91,7 +94,7 @@ func newChain(m *onnx.Model, opts chainOptions) (*chain, error) {
 			}
 		}
 	}
-	rec, err := recognizer.New(m, recognizer.Options{Partials: opts.Partials}, c.onResult)
+	rec, err := recognizer.New(m, recognizer.Options{Partials: opts.Partials, Scheduler: opts.Scheduler}, c.onResult)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +105,12 @@ func newChain(m *onnx.Model, opts chainOptions) (*chain, error) {
 }
 
 // pes feeds one audio PES from the demuxer.
-func (c *chain) pes(p mpegts.PES) error {
+func (c *chain) pes(p mpegts.PES) error { return c.packet(p, false, 0) }
+
+// packet feeds one unit of compressed audio. raw marks an Opus packet that
+// arrived as it is (WebRTC), not in the TS Opus framing; channels is its
+// negotiated channel count (0: the decoder's default).
+func (c *chain) packet(p mpegts.PES, raw bool, channels int) error {
 	if c.dec != nil && (p.Codec != c.dec.Codec()) {
 		if err := c.flushDecoder(); err != nil {
 			return err
@@ -111,7 +119,7 @@ func (c *chain) pes(p mpegts.PES) error {
 		c.dec = nil
 	}
 	if c.dec == nil {
-		d, err := audio.NewDecoder(p.Codec, audio.Options{})
+		d, err := audio.NewDecoder(p.Codec, audio.Options{OpusChannels: channels})
 		if err != nil {
 			return fmt.Errorf("PID %d (stream type 0x%02x): %w", p.PID, p.StreamType, err)
 		}
@@ -119,7 +127,7 @@ func (c *chain) pes(p mpegts.PES) error {
 	} else if p.Discontinuity {
 		c.dec.MarkDiscontinuity()
 	}
-	if p.Codec == ingest.CodecOpus {
+	if p.Codec == ingest.CodecOpus && !raw {
 		// An Opus PES holds several packets behind control headers; each
 		// is decoded alone and only the first carries the PES PTS.
 		pkts, err := mpegts.SplitOpus(p.Data)
@@ -239,8 +247,9 @@ func (c *chain) idle() error {
 	return c.finish()
 }
 
-// close frees the decoder.
+// close frees the decoder and leaves the model's scheduler.
 func (c *chain) close() {
+	c.rec.Close()
 	if c.dec != nil {
 		c.dec.Close()
 		c.dec = nil

@@ -31,12 +31,16 @@ const (
 	stateFailed   = "failed"
 	stateEnded    = "ended"
 	stateStopped  = "stopped"
+	stateWaiting  = "waiting" // a WHIP channel without a publisher
 )
 
 // pesItem is an audio PES with its arrival time, queued for recognition.
+// WebRTC input queues one Opus packet per item, with raw set.
 type pesItem struct {
-	pes     mpegts.PES
-	arrived time.Time
+	pes      mpegts.PES
+	arrived  time.Time
+	raw      bool // an Opus packet as sent over RTP, not TS Opus framing
+	channels int  // negotiated Opus channels (raw only)
 }
 
 // channel runs one configured channel under its own supervisor: the input,
@@ -46,6 +50,7 @@ type channel struct {
 	id    string
 	cfg   config.Channel
 	model *onnx.Model
+	sched *onnx.Scheduler // batches the model's calls across channels
 	d     *daemon
 	log   *slog.Logger
 
@@ -71,6 +76,10 @@ type channel struct {
 	queue  *pipeline.Queue[pesItem]
 	// totals of finished runs, added to the live components' counters
 	prevDemux mpegts.Stats
+	// WHIP input bitrate: bytes and time at the previous status snapshot
+	whipBytes uint64
+	whipAt    time.Time
+	whipRate  float64
 }
 
 type fileSink struct {
@@ -104,6 +113,7 @@ type channelStatus struct {
 	Restarts  int                    `json:"restarts"`
 	Input     inputStatus            `json:"input"`
 	TR101290  map[string]uint64      `json:"tr101290"`
+	Demux     map[string]uint64      `json:"demux"`
 	LastCue   map[string]*cueSummary `json:"last_cue"`
 	Latency   float64                `json:"final_latency_seconds"`
 	Dropped   float64                `json:"dropped_audio_seconds"`
@@ -114,6 +124,10 @@ type inputStatus struct {
 	State      string  `json:"state"`
 	BitrateBps float64 `json:"bitrate_bps"`
 	Bytes      uint64  `json:"bytes"`
+	// WHIP inputs: the active publisher session.
+	Session     string `json:"session,omitempty"`
+	Remote      string `json:"remote,omitempty"`
+	LostPackets uint64 `json:"lost_packets,omitempty"`
 }
 
 type cueSummary struct {
@@ -124,9 +138,9 @@ type cueSummary struct {
 	Emitted time.Time `json:"emitted"`
 }
 
-func newChannel(d *daemon, cfg config.Channel, model *onnx.Model, nextID map[string]uint64) (*channel, error) {
+func newChannel(d *daemon, cfg config.Channel, model *onnx.Model, sched *onnx.Scheduler, nextID map[string]uint64) (*channel, error) {
 	c := &channel{
-		id: cfg.ID, cfg: cfg, model: model, d: d,
+		id: cfg.ID, cfg: cfg, model: model, sched: sched, d: d,
 		log:    d.log.With("channel", cfg.ID),
 		wsTrk:  map[string]bool{},
 		nextID: nextID,
@@ -273,27 +287,16 @@ func (c *channel) supervise(ctx context.Context) {
 // runOnce runs the pipeline until the input ends (nil), fails (error) or
 // ctx ends. The final cues are always flushed to the sinks.
 func (c *channel) runOnce(ctx context.Context) error {
+	if s, err := c.cfg.Input.Source(); err == nil && s.Kind == config.SourceWHIP {
+		return c.runWHIP(ctx)
+	}
 	c.setState(stateStarting, nil)
 	src, err := openSource(ctx, c.cfg, c.d)
 	if err != nil {
 		return fmt.Errorf("input %s: %w", c.cfg.Input.URL, err)
 	}
 	defer src.Close()
-	copts, rules, err := captionOptions(c.cfg)
-	if err != nil {
-		return err
-	}
-	tracks := c.cfg.Captions.Tracks
-	ch, err := newChain(c.model, chainOptions{
-		Language:  c.cfg.Language,
-		Tracks:    tracks,
-		Captions:  copts,
-		Rules:     rules,
-		Partials:  c.hubCh != nil,
-		FirstIDs:  c.nextID,
-		OnCue:     c.emitCue,
-		OnPartial: c.emitPartial,
-	})
+	ch, hang, err := c.newChain()
 	if err != nil {
 		return err
 	}
@@ -337,7 +340,7 @@ func (c *channel) runOnce(ctx context.Context) error {
 	}
 	q := pipeline.NewQueue[pesItem](max(c.d.cfg.Limits.QueueSize, 16), policy)
 	c.mu.Lock()
-	c.src, c.demux, c.queue, c.chain, c.hang = src, demux, q, ch, captions.Ticks(copts.Hang)
+	c.src, c.demux, c.queue, c.chain, c.hang = src, demux, q, ch, hang
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -388,12 +391,36 @@ func (c *channel) runOnce(ctx context.Context) error {
 	return readErr
 }
 
+// newChain builds the recognition chain of one run and returns it with the
+// caption hang in ticks (for the latency estimate).
+func (c *channel) newChain() (*chain, int64, error) {
+	copts, rules, err := captionOptions(c.cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	ch, err := newChain(c.model, chainOptions{
+		Language:  c.cfg.Language,
+		Tracks:    c.cfg.Captions.Tracks,
+		Captions:  copts,
+		Rules:     rules,
+		Partials:  c.hubCh != nil,
+		FirstIDs:  c.nextID,
+		OnCue:     c.emitCue,
+		OnPartial: c.emitPartial,
+		Scheduler: c.sched,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return ch, captions.Ticks(copts.Hang), nil
+}
+
 // recognise pops PES and runs them through the chain. Audio that waited
 // longer than max_lag is dropped, counted and announced as a gap.
 func (c *channel) recognise(ctx context.Context, ch *chain, q *pipeline.Queue[pesItem], live bool) error {
 	maxLag := c.cfg.Input.MaxLag
 	var dropFrom int64
-	dropping, live := false, false
+	dropping, started := false, false
 	lastDropped := q.Dropped()
 	idleAfter := c.cfg.Input.StallTimeout
 	if idleAfter <= 0 {
@@ -406,6 +433,7 @@ func (c *channel) recognise(ctx context.Context, ch *chain, q *pipeline.Queue[pe
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			// The input paused: release the last words now.
+			started = false
 			if !flushed {
 				flushed = true
 				if err := ch.idle(); err != nil {
@@ -451,12 +479,12 @@ func (c *channel) recognise(ctx context.Context, ch *chain, q *pipeline.Queue[pe
 			}
 			it.pes.Discontinuity = true
 		}
-		if !live {
-			live = true
+		if !started {
+			started = true
 			c.setState(stateLive, nil)
 		}
 		before := ch.samples
-		if err := ch.pes(it.pes); err != nil {
+		if err := ch.packet(it.pes, it.raw, it.channels); err != nil {
 			return err
 		}
 		if n := ch.samples - before; n > 0 {
@@ -470,6 +498,12 @@ func (c *channel) recognise(ctx context.Context, ch *chain, q *pipeline.Queue[pe
 // clients, so nothing a client saw can be missing from a file after a crash.
 func (c *channel) emitCue(cue captions.Cue) {
 	c.nextID[cue.Track] = cue.ID + 1
+	// The next ID is durable before anyone sees this cue, so a restarted
+	// process never hands out this ID again.
+	if err := c.d.state.save(c.id, c.nextID); err != nil {
+		c.d.metrics.sinkErrors.WithLabelValues(c.id, "state").Inc()
+		c.log.Error("saving cue IDs", "err", err)
+	}
 	for _, s := range c.sinks {
 		if s.track != cue.Track {
 			continue
@@ -547,6 +581,9 @@ func (c *channel) setState(state string, err error) {
 
 // snapshot returns the channel's status with live input counters.
 func (c *channel) snapshot() channelStatus {
+	// The WHIP server's counters are read before taking c.mu: the server
+	// calls into the channel (whipPacket) with its own locks.
+	whip, hasWHIP := c.whipStats()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.status
@@ -560,7 +597,10 @@ func (c *channel) snapshot() channelStatus {
 		ds = addDemuxStats(ds, c.demux.Stats())
 	}
 	st.TR101290 = tr101290(ds)
-	if c.src != nil {
+	st.Demux = demuxCounters(ds)
+	if isWHIP(c.cfg) {
+		c.whipInput(&st, whip, hasWHIP)
+	} else if c.src != nil {
 		ss := c.src.Stats()
 		st.Input.State = string(ss.State)
 		st.Input.BitrateBps = ss.BitrateBps

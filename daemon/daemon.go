@@ -23,6 +23,7 @@ import (
 	"github.com/subtitled/subtitled/captions/hub"
 	"github.com/subtitled/subtitled/config"
 	"github.com/subtitled/subtitled/decoder/onnx"
+	"github.com/subtitled/subtitled/ingest/webrtc"
 	"github.com/subtitled/subtitled/web"
 )
 
@@ -35,10 +36,13 @@ type daemon struct {
 	hub     *hub.Hub
 	notify  *notifier
 	tsHTTP  *tsHTTP
+	whip    *webrtc.Server // nil until run starts it
+	state   *cueState      // nil: no state_dir
 
 	mu       sync.Mutex // guards cfg, models, channels, nextIDs
 	cfg      *config.Config
 	models   map[string]*onnx.Model
+	scheds   map[string]*onnx.Scheduler // one per model: batches its channels' calls
 	channels map[string]*channel
 	nextIDs  map[string]map[string]uint64 // channel → track → next cue ID
 	runCtx   context.Context
@@ -75,6 +79,7 @@ func runRun(e *env, args []string) error {
 		log:      newLogger(cfg.Log, e.stderr),
 		metrics:  newMetrics(),
 		models:   map[string]*onnx.Model{},
+		scheds:   map[string]*onnx.Scheduler{},
 		channels: map[string]*channel{},
 		nextIDs:  map[string]map[string]uint64{},
 		tsHTTP:   newTSHTTP(),
@@ -101,11 +106,20 @@ func (d *daemon) run(ctx context.Context) error {
 	if err := onnx.Setup(); err != nil {
 		return err
 	}
+	state, err := openCueState(stateDir(d.cfg.StateDir))
+	if err != nil {
+		return err
+	}
+	d.state = state
 	if err := d.loadModels(d.cfg); err != nil {
 		return err
 	}
 	defer d.closeModels()
 	d.hub = hub.New(hubOptions(d.cfg))
+	if d.whip, err = webrtc.NewServer(whipConfig(d.cfg, d)); err != nil {
+		return fmt.Errorf("whip: %w", err)
+	}
+	defer d.whip.Close()
 	d.metrics.reg.MustRegister(newChannelCollector(d))
 	ln, err := net.Listen("tcp", d.cfg.Listen)
 	if err != nil {
@@ -171,6 +185,15 @@ func (d *daemon) shutdown(srv *http.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
 	done := make(chan struct{})
+	if d.whip != nil {
+		// Publishers are disconnected first; their last audio is still
+		// recognised and flushed by the channels below.
+		for _, cc := range d.cfg.Channels {
+			if isWHIP(cc) {
+				d.whip.RemovePublisher(cc.ID)
+			}
+		}
+	}
 	go func() {
 		defer close(done)
 		d.mu.Lock()
@@ -245,6 +268,11 @@ func (d *daemon) loadModels(cfg *config.Config) error {
 		}
 		d.metrics.providerInUse.WithLabelValues(name, device).Set(1)
 		d.models[name] = m
+		d.scheds[name] = onnx.NewScheduler(m, onnx.SchedulerOptions{
+			MaxBatch: mc.MaxBatch,
+			Wait:     mc.BatchWait,
+			OnBatch:  d.metrics.observeBatch(name),
+		})
 		d.log.Info("model loaded", "model", name, "dir", dir, "device", device)
 	}
 	return nil
@@ -254,6 +282,10 @@ func (d *daemon) closeModels() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, m := range d.models {
+		if s := d.scheds[name]; s != nil {
+			s.Close()
+			delete(d.scheds, name)
+		}
 		m.Close()
 		delete(d.models, name)
 	}
@@ -266,14 +298,22 @@ func (d *daemon) startChannelLocked(cc config.Channel) error {
 		return fmt.Errorf("model %q is not loaded", cc.Model)
 	}
 	if d.nextIDs[cc.ID] == nil {
-		d.nextIDs[cc.ID] = map[string]uint64{}
+		next, err := d.state.load(cc.ID)
+		if err != nil {
+			// A damaged state file must not stop captioning; IDs restart.
+			d.log.Error("cue IDs not restored", "channel", cc.ID, "err", err)
+		}
+		d.nextIDs[cc.ID] = next
 	}
-	c, err := newChannel(d, cc, m, d.nextIDs[cc.ID])
+	c, err := newChannel(d, cc, m, d.scheds[cc.Model], d.nextIDs[cc.ID])
 	if err != nil {
 		return err
 	}
 	d.channels[cc.ID] = c
 	c.start(d.runCtx)
+	if isWHIP(cc) && d.whip != nil {
+		d.whip.SetPublisher(cc.ID, c.publisher())
+	}
 	return nil
 }
 
@@ -304,6 +344,9 @@ func (d *daemon) reload() error {
 	}
 	d.mu.Unlock()
 	for _, c := range stopping {
+		if isWHIP(c.cfg) && d.whip != nil {
+			d.whip.RemovePublisher(c.id)
+		}
 		c.stop()
 	}
 	d.mu.Lock()
@@ -312,6 +355,7 @@ func (d *daemon) reload() error {
 		d.hub.RemoveChannel(id)
 		d.metrics.forget(id)
 		delete(d.nextIDs, id)
+		d.state.forget(id)
 	}
 	d.cfg = next
 	for _, id := range append(append([]string{}, ch.Added...), ch.Changed...) {
@@ -358,6 +402,7 @@ func (d *daemon) httpServer() *http.Server {
 	mux.HandleFunc("POST /v1/reload", d.handleReload)
 	mux.Handle("GET /v1/channels/{id}/captions", d.hub.Handler())
 	mux.Handle("GET /v1/channels/{id}/ts", d.tsHTTP)
+	mux.Handle("/v1/whip/", d.whipHandler())
 	if d.cfg.Metrics.Enabled {
 		mux.Handle("GET "+d.cfg.Metrics.Path, promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	}

@@ -63,6 +63,7 @@ func toneModelDir() string { return testenv.Path("testdata", "models", "tone") }
 // the sample index of every sentence's first word.
 type speech struct {
 	wav       []byte
+	pcm       []float32
 	rate      int
 	sentences []string
 	onsets    []int // per sentence, in samples
@@ -88,6 +89,7 @@ func spellSentences(t *testing.T, rate int, pause float64, sentences ...string) 
 		all = append(all, sp1.Samples...)
 	}
 	sp.samples = len(all)
+	sp.pcm = all
 	sp.wav = tonegen.WAV(all, rate)
 	return sp
 }

@@ -117,7 +117,34 @@ func addDemuxStats(a, b mpegts.Stats) mpegts.Stats {
 	a.PCRDiscontinuityError += b.PCRDiscontinuityError
 	a.PTSError += b.PTSError
 	a.ScrambledAudioPackets += b.ScrambledAudioPackets
+	a.ScrambledPackets += b.ScrambledPackets
+	a.NullPackets += b.NullPackets
+	a.BytesSkipped += b.BytesSkipped
+	a.TailBytes += b.TailBytes
+	a.PESDelivered += b.PESDelivered
+	a.PESDropped += b.PESDropped
+	a.PESErrors += b.PESErrors
+	a.Discontinuities += b.Discontinuities
+	a.StreamChanges += b.StreamChanges
+	a.ParserPanics += b.ParserPanics
 	return a
+}
+
+// demuxCounters are the demuxer's counters beyond TR 101 290, by the names
+// `transcribe --stats` and /v1/channels use.
+func demuxCounters(d mpegts.Stats) map[string]uint64 {
+	return map[string]uint64{
+		"scrambled_packets": d.ScrambledPackets,
+		"null_packets":      d.NullPackets,
+		"bytes_skipped":     d.BytesSkipped,
+		"tail_bytes":        d.TailBytes,
+		"pes_delivered":     d.PESDelivered,
+		"pes_dropped":       d.PESDropped,
+		"pes_errors":        d.PESErrors,
+		"discontinuities":   d.Discontinuities,
+		"stream_changes":    d.StreamChanges,
+		"parser_panics":     d.ParserPanics,
+	}
 }
 
 // tr101290 names the TR 101 290 indicators as in the standard.

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -26,6 +28,10 @@ type metrics struct {
 	buildInfo       *prometheus.GaugeVec
 	providerInUse   *prometheus.GaugeVec
 	providerFallbck *prometheus.CounterVec
+	whipSessions    *prometheus.CounterVec
+	whipDropped     *prometheus.CounterVec
+	batchSize       *prometheus.HistogramVec
+	callSeconds     *prometheus.HistogramVec
 }
 
 var latencyBuckets = []float64{0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 30}
@@ -63,12 +69,32 @@ func newMetrics() *metrics {
 		Name: "subtitled_model_provider", Help: "Execution provider in use per model (1)."}, []string{"model", "provider"})
 	m.providerFallbck = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "subtitled_model_provider_fallbacks_total", Help: "Fallbacks from the configured execution provider to CPU."}, []string{"model"})
-	m.reg.MustRegister(m.audioSeconds, m.droppedSeconds, m.cues, m.gaps,
+	m.whipSessions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "subtitled_whip_session_events_total", Help: "WHIP publisher sessions started and ended per channel."}, []string{"channel", "event"})
+	m.whipDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "subtitled_whip_packets_dropped_total", Help: "WHIP audio packets that arrived while the channel's pipeline was restarting."}, ch)
+	m.batchSize = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "subtitled_model_batch_size", Help: "Streams per encoder call, per model.",
+		Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}}, []string{"model"})
+	m.callSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "subtitled_model_call_seconds", Help: "Duration of one encoder call, per model.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"model"})
+	m.reg.MustRegister(m.batchSize, m.callSeconds, m.whipSessions, m.whipDropped, m.audioSeconds, m.droppedSeconds, m.cues, m.gaps,
 		m.restarts, m.channelUp, m.queueDepth, m.finalLatency, m.partialLatency, m.sinkErrors,
 		m.reloads, m.buildInfo, m.providerInUse, m.providerFallbck,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.buildInfo.WithLabelValues(Version).Set(1)
 	return m
+}
+
+// observeBatch returns the scheduler callback that records a model's batch
+// sizes and call durations.
+func (m *metrics) observeBatch(model string) func(n int, d time.Duration) {
+	size, secs := m.batchSize.WithLabelValues(model), m.callSeconds.WithLabelValues(model)
+	return func(n int, d time.Duration) {
+		size.Observe(float64(n))
+		secs.Observe(d.Seconds())
+	}
 }
 
 // forget removes a channel's labelled series (after it is removed by reload).
@@ -77,6 +103,7 @@ func (m *metrics) forget(channel string) {
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
 		m.audioSeconds, m.droppedSeconds, m.cues, m.gaps, m.restarts,
 		m.channelUp, m.queueDepth, m.finalLatency, m.partialLatency, m.sinkErrors,
+		m.whipSessions, m.whipDropped,
 	} {
 		v.DeletePartialMatch(l)
 	}

@@ -1,23 +1,35 @@
 package daemon
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
 
 	"github.com/subtitled/subtitled/decoder/onnx"
+	"github.com/subtitled/subtitled/models/catalog"
 )
 
-// runModel is `subtitled model info DIR`. (`model pull` comes with the
-// recognizer families; real models are downloaded by the user.)
+// runModel is `subtitled model info|list|pull`.
 func runModel(e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: model info DIR", errUsage)
+		return fmt.Errorf("%w: model info [DIR] | model list | model pull NAME [--dir DIR]", errUsage)
 	}
 	switch args[0] {
 	case "info":
 		return runModelInfo(e, args[1:])
+	case "list":
+		return runModelList(e, args[1:])
+	case "pull":
+		return runModelPull(e, args[1:])
 	default:
-		return fmt.Errorf("%w: unknown model command %q (want info)", errUsage, args[0])
+		return fmt.Errorf("%w: unknown model command %q (want info, list or pull)", errUsage, args[0])
 	}
 }
 
@@ -78,4 +90,252 @@ func runModelInfo(e *env, args []string) error {
 		fmt.Fprintln(w, "batch:        fixed at 1 stream per call")
 	}
 	return nil
+}
+
+// defaultModelsDir is where `model pull` installs models without --dir.
+const defaultModelsDir = "/var/lib/subtitled/models"
+
+// modelsDir is $SUBTITLED_MODELS_DIR, else defaultModelsDir.
+func modelsDir() string {
+	if d := os.Getenv("SUBTITLED_MODELS_DIR"); d != "" {
+		return d
+	}
+	return defaultModelsDir
+}
+
+// pullNote follows every install: pull fetches files, it does not make them
+// runnable.
+const pullNote = "note: `model pull` only downloads and installs the files; `model info` tells whether this build's recognizer can load them (the sherpa-onnx transducer families are not supported yet)"
+
+// runModelList is `subtitled model list`: the built-in catalogue.
+func runModelList(e *env, args []string) error {
+	fs := newFlagSet(e, "model list")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: subtitled model list")
+		fmt.Fprintln(e.stderr, "Lists the models `subtitled model pull NAME` can install.")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%w: model list takes no arguments", errUsage)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSIZE\tFAMILY\tLICENCE\tSHA256")
+	for _, m := range catalog.Entries() {
+		size, sum := "?", "none (needs --sha256 or --insecure-no-checksum)"
+		if m.Size > 0 {
+			size = humanBytes(float64(m.Size))
+		}
+		if m.Pinned() {
+			sum = "pinned " + m.SHA256[:12] + "…"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, size, m.Family, m.Licence, sum)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout)
+	for _, m := range catalog.Entries() {
+		fmt.Fprintf(e.stdout, "%s: %s\n  %s\n", m.Name, m.Description, m.URL)
+	}
+	fmt.Fprintf(e.stdout, "\ninstall with: subtitled model pull NAME [--dir DIR]   (default dir: $SUBTITLED_MODELS_DIR, else %s)\n", defaultModelsDir)
+	return nil
+}
+
+type pullFlags struct {
+	dir, url, sha, mirror  string
+	force, insecure, quiet bool
+}
+
+// runModelPull is `subtitled model pull NAME [--dir DIR] [--force]` and
+// `subtitled model pull [NAME] --url URL (--sha256 HEX | --insecure-no-checksum)`.
+func runModelPull(e *env, args []string) error {
+	fs := newFlagSet(e, "model pull")
+	var f pullFlags
+	fs.StringVar(&f.dir, "dir", modelsDir(), "directory to install into (default: $SUBTITLED_MODELS_DIR, else "+defaultModelsDir+")")
+	fs.StringVar(&f.url, "url", "", "fetch this .tar.bz2/.tar.gz/.tar instead of a catalogue entry (NAME, if given, names the directory)")
+	fs.StringVar(&f.sha, "sha256", "", "expected sha256 of the archive (required with --url, unless --insecure-no-checksum)")
+	fs.StringVar(&f.mirror, "mirror", "", "base URL of a mirror of the upstream release assets (catalogue entries are fetched as MIRROR/PACKAGE.tar.bz2, still checked against the pinned sha256)")
+	fs.BoolVar(&f.force, "force", false, "replace an existing model directory")
+	fs.BoolVar(&f.insecure, "insecure-no-checksum", false, "install without any checksum (prints the computed sha256); not recommended")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: subtitled model pull NAME [--dir DIR] [--force]")
+		fmt.Fprintln(e.stderr, "       subtitled model pull [NAME] --url URL (--sha256 HEX | --insecure-no-checksum) [--dir DIR] [--force]")
+		fmt.Fprintln(e.stderr, "NAME is one of `subtitled model list`.")
+		fs.PrintDefaults()
+	}
+	var positional []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(positional) > 1 || (len(positional) == 0 && f.url == "") {
+		return fmt.Errorf("%w: model pull NAME [--dir DIR] [--force], or model pull [NAME] --url URL --sha256 HEX", errUsage)
+	}
+	sha := ""
+	if f.sha != "" {
+		s, err := catalog.ParseSHA256(f.sha)
+		if err != nil {
+			return fmt.Errorf("%w: --sha256: %v", errUsage, err)
+		}
+		sha = s
+	}
+	if f.insecure && sha != "" {
+		return fmt.Errorf("%w: --sha256 and --insecure-no-checksum exclude each other", errUsage)
+	}
+
+	var entry catalog.Entry
+	if f.url != "" {
+		if f.mirror != "" {
+			return fmt.Errorf("%w: --mirror applies to catalogue names, not to --url", errUsage)
+		}
+		name := catalog.NameFromURL(f.url)
+		if len(positional) == 1 {
+			name = positional[0]
+		}
+		if !catalog.ValidName(name) {
+			return fmt.Errorf("%w: cannot use %q as a model directory name; give NAME before --url", errUsage, name)
+		}
+		entry = catalog.Entry{Name: name, URL: f.url, SHA256: sha}
+	} else {
+		m, err := catalog.Lookup(positional[0])
+		if err != nil {
+			return err
+		}
+		if sha != "" {
+			if m.Pinned() && sha != m.SHA256 {
+				return fmt.Errorf("%w: --sha256 %s differs from the pinned %s for %s (to fetch with your own checksum, use --url)", errUsage, sha, m.SHA256, m.Name)
+			}
+			m.SHA256 = sha
+		}
+		if f.mirror != "" {
+			m.URL = strings.TrimRight(f.mirror, "/") + "/" + m.Package + ".tar.bz2"
+		}
+		entry = m
+	}
+	if entry.SHA256 == "" && !f.insecure {
+		return fmt.Errorf("%w for %s: pass --sha256 HEX (a digest you trust), or --insecure-no-checksum to install it unverified", catalog.ErrNoChecksum, entry.URL)
+	}
+	if f.insecure {
+		fmt.Fprintf(e.stderr, "WARNING: --insecure-no-checksum: %s will be installed WITHOUT verifying its integrity.\n", entry.URL)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	opts := catalog.Options{
+		Force:           f.force,
+		AllowNoChecksum: f.insecure,
+		UserAgent:       "subtitled/" + Version,
+	}
+	if !f.quiet {
+		opts.Progress = newProgressPrinter(e.stderr).report
+	}
+	if !f.quiet {
+		fmt.Fprintf(e.stderr, "pulling %s from %s into %s\n", entry.Name, entry.URL, f.dir)
+	}
+	res, err := catalog.Pull(ctx, entry, f.dir, opts)
+	if err != nil {
+		switch {
+		case errors.Is(err, catalog.ErrExists):
+			return fmt.Errorf("%w (pass --force to replace it)", err)
+		case ctx.Err() != nil:
+			return fmt.Errorf("interrupted: %w; run the same command again to resume the download", err)
+		}
+		return err
+	}
+	if res.Verified {
+		fmt.Fprintf(e.stdout, "verified: sha256 %s\n", res.SHA256)
+	} else {
+		fmt.Fprintf(e.stderr, "WARNING: NOT VERIFIED: the archive's sha256 is %s; check it against a trusted source and pass --sha256 %s next time.\n", res.SHA256, res.SHA256)
+	}
+	fmt.Fprintf(e.stdout, "installed to %s; run `subtitled model info %s`\n", res.Dir, res.Dir)
+	fmt.Fprintln(e.stdout, pullNote)
+	return nil
+}
+
+// progressPrinter writes Pull's progress to stderr: an updating line on a
+// terminal (at most 4 a second), else a line every 5 s and at the end of
+// each phase.
+type progressPrinter struct {
+	w     io.Writer
+	tty   bool
+	every time.Duration
+	last  time.Time
+	width int
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	p := &progressPrinter{w: w, every: 5 * time.Second}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty, p.every = true, 250*time.Millisecond
+		}
+	}
+	return p
+}
+
+func (p *progressPrinter) report(pr catalog.Progress) {
+	now := time.Now()
+	if !pr.Final && now.Sub(p.last) < p.every {
+		return
+	}
+	p.last = now
+	line := progressLine(pr)
+	if !p.tty {
+		fmt.Fprintln(p.w, line)
+		return
+	}
+	pad := ""
+	if n := p.width - len(line); n > 0 {
+		pad = strings.Repeat(" ", n)
+	}
+	p.width = len(line)
+	end := ""
+	if pr.Final {
+		end, p.width = "\n", 0
+	}
+	fmt.Fprintf(p.w, "\r%s%s%s", line, pad, end)
+}
+
+// progressLine is "download 12.0 MiB / 296.0 MiB  4.1%  3.2 MiB/s".
+func progressLine(pr catalog.Progress) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-8s %s", pr.Phase, humanBytes(float64(pr.Done)))
+	if pr.Total > 0 {
+		fmt.Fprintf(&b, " / %s  %5.1f%%", humanBytes(float64(pr.Total)), pr.Percent())
+	}
+	if pr.Elapsed > 0 {
+		fmt.Fprintf(&b, "  %s/s", humanBytes(pr.Rate()))
+	}
+	if pr.Phase == catalog.PhaseDownload && pr.Start > 0 {
+		fmt.Fprintf(&b, "  (resumed at %s)", humanBytes(float64(pr.Start)))
+	}
+	if pr.Final {
+		b.WriteString("  done")
+	}
+	return b.String()
+}
+
+// humanBytes formats a byte count with binary units.
+func humanBytes(n float64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%.0f B", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB"}
+	i := -1
+	for n >= unit && i < len(units)-1 {
+		n /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", n, units[i])
 }

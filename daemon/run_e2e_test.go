@@ -125,41 +125,38 @@ func (p *daemonProc) waitHTTP(path string, code int) string {
 	}
 }
 
-// channelState returns the state of one channel from /v1/channels.
-func (p *daemonProc) channelState(id string) string {
-	_, body := p.get("/v1/channels")
-	var v struct {
-		Channels []struct {
-			ID, State string
-			Restarts  int
-		}
-	}
-	_ = json.Unmarshal([]byte(body), &v)
-	for _, c := range v.Channels {
-		if c.ID == id {
-			return c.State
-		}
-	}
-	return ""
+// channelInfo is the part of a channel's /v1/channels entry tests read.
+type channelInfo struct {
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	Restarts int    `json:"restarts"`
+	Input    struct {
+		State       string `json:"state"`
+		Bytes       uint64 `json:"bytes"`
+		Session     string `json:"session"`
+		LostPackets uint64 `json:"lost_packets"`
+	} `json:"input"`
 }
 
-// channelRestarts returns a channel's restart count from /v1/channels.
-func (p *daemonProc) channelRestarts(id string) int {
+// channel returns one channel's entry from /v1/channels (Restarts -1 when
+// the channel is not listed).
+func (p *daemonProc) channel(id string) channelInfo {
 	_, body := p.get("/v1/channels")
-	var v struct {
-		Channels []struct {
-			ID       string
-			Restarts int
-		}
-	}
+	var v struct{ Channels []channelInfo }
 	_ = json.Unmarshal([]byte(body), &v)
 	for _, c := range v.Channels {
 		if c.ID == id {
-			return c.Restarts
+			return c
 		}
 	}
-	return -1
+	return channelInfo{Restarts: -1}
 }
+
+// channelState returns the state of one channel from /v1/channels.
+func (p *daemonProc) channelState(id string) string { return p.channel(id).State }
+
+// channelRestarts returns a channel's restart count from /v1/channels.
+func (p *daemonProc) channelRestarts(id string) int { return p.channel(id).Restarts }
 
 func (p *daemonProc) waitState(id, state string) {
 	p.t.Helper()

@@ -273,25 +273,19 @@ func (s *inputStats) addDecoder(d *audio.Decoder) {
 // report is the JSON object of `transcribe --stats`.
 func (s *inputStats) report() map[string]any {
 	d := s.demux
-	return map[string]any{
+	r := map[string]any{
 		"tr101290":                tr101290(d),
 		"scrambled_audio_packets": d.ScrambledAudioPackets,
-		"scrambled_packets":       d.ScrambledPackets,
-		"null_packets":            d.NullPackets,
-		"bytes_skipped":           d.BytesSkipped,
-		"tail_bytes":              d.TailBytes,
-		"pes_delivered":           d.PESDelivered,
-		"pes_dropped":             d.PESDropped,
-		"pes_errors":              d.PESErrors,
-		"discontinuities":         d.Discontinuities,
-		"stream_changes":          d.StreamChanges,
-		"parser_panics":           d.ParserPanics,
 		"audio_packets":           s.audio.Packets,
 		"audio_decode_errors":     s.audio.DecodeErrors,
 		"audio_samples_concealed": s.audio.SamplesConcealed,
 		"audio_discontinuities":   s.audio.Discontinuities,
 		"audio_pts_jumps":         s.audio.PTSJumps,
 	}
+	for k, v := range demuxCounters(d) {
+		r[k] = v
+	}
+	return r
 }
 
 // transcribeTS demuxes a transport stream and feeds its audio to the chain.

@@ -1,6 +1,7 @@
 // Package web serves the embedded browser assets: the caption overlay
 // client overlay.js (the reference client of the WebSocket feed, see
-// docs/PROTOCOL.md) and the /demo player page.
+// docs/PROTOCOL.md), the /demo player page and the /publish page that sends
+// a browser's microphone over WHIP (docs/WEBRTC.md).
 package web
 
 import (
@@ -14,11 +15,11 @@ import (
 	"strings"
 )
 
-//go:embed overlay.js demo.js demo.html
+//go:embed overlay.js demo.js demo.html publish.js publish.html
 var files embed.FS
 
 // Paths lists the paths Handler serves, for mounting on a mux.
-var Paths = []string{"/overlay.js", "/demo", "/demo.html", "/demo.js"}
+var Paths = []string{"/overlay.js", "/demo", "/demo.html", "/demo.js", "/publish", "/publish.html", "/publish.js"}
 
 // Options configures the demo page.
 type Options struct {
@@ -43,6 +44,10 @@ const (
 	demoCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
 		"connect-src 'self' ws: wss:; media-src * blob: data:; img-src 'self' data:; " +
 		"object-src 'none'; base-uri 'self'; frame-ancestors 'self'"
+	// The publish page talks only to this server (WHIP and the feed).
+	publishCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+		"connect-src 'self' ws: wss:; media-src 'self' blob:; img-src 'self' data:; " +
+		"object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 
 // asset is one response body with its headers.
@@ -98,8 +103,9 @@ func etagMatch(header, etag string) bool {
 // Handler serves the assets with the default Options.
 func Handler() http.Handler { return NewHandler(Options{}) }
 
-// NewHandler serves GET and HEAD of /overlay.js, /demo.js, /demo and
-// /demo.html; other paths get 404, other methods 405.
+// NewHandler serves GET and HEAD of /overlay.js, /demo.js, /demo,
+// /demo.html and the WHIP publish page /publish (/publish.html,
+// /publish.js); other paths get 404, other methods 405.
 func NewHandler(o Options) http.Handler {
 	mux := http.NewServeMux()
 	overlay := newAsset(mustRead("overlay.js"), typeJS, cacheOverlay, "")
@@ -109,6 +115,11 @@ func NewHandler(o Options) http.Handler {
 	mux.Handle("GET /demo.js", demoJS)
 	mux.Handle("GET /demo", demo)
 	mux.Handle("GET /demo.html", demo)
+	publishJS := newAsset(mustRead("publish.js"), typeJS, cacheDemo, "")
+	publish := newAsset(mustRead("publish.html"), typeHTML, cacheDemo, publishCSP)
+	mux.Handle("GET /publish.js", publishJS)
+	mux.Handle("GET /publish", publish)
+	mux.Handle("GET /publish.html", publish)
 	return mux
 }
 

@@ -34,6 +34,8 @@ func TestHandler(t *testing.T) {
 		{"GET", "/demo.js", 200, "text/javascript; charset=utf-8", "no-cache", "window.__subtitled = handle.state"},
 		{"GET", "/demo", 200, "text/html; charset=utf-8", "no-cache", `<video id="video"`},
 		{"GET", "/demo.html", 200, "text/html; charset=utf-8", "no-cache", `<script type="module" src="demo.js">`},
+		{"GET", "/publish", 200, "text/html; charset=utf-8", "no-cache", `<script type="module" src="publish.js">`},
+		{"GET", "/publish.js", 200, "text/javascript; charset=utf-8", "no-cache", "window.__publish = pub"},
 		{"HEAD", "/overlay.js", 200, "text/javascript; charset=utf-8", "public, max-age=300", ""},
 		{"GET", "/", 404, "", "", ""},
 		{"GET", "/overlay", 404, "", "", ""},
@@ -131,7 +133,7 @@ func TestOverlayJS(t *testing.T) {
 	if err := os.WriteFile(mod, mustRead("overlay.js"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"overlay.js", "demo.js"} {
+	for _, f := range []string{"overlay.js", "demo.js", "publish.js"} {
 		cmd := exec.Command(node, "--input-type=module", "--check")
 		cmd.Stdin = strings.NewReader(string(mustRead(f)))
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -233,14 +233,23 @@ func (m *Model) batch(n int) (*batchIO, error) {
 func (m *Model) Run(x []float32, states []*StreamState) ([][]float32, error) {
 	n := len(states)
 	T, F := m.c.ChunkFrames, m.c.FeatureDim
+	if n > 0 && len(x) != n*T*F {
+		return nil, fmt.Errorf("%w: x has %d values, want %d streams × %d frames × %d bins = %d",
+			ErrBatch, len(x), n, T, F, n*T*F)
+	}
+	return m.run(states, func(dst []float32) { copy(dst, x) })
+}
+
+// run is Run with the feature windows written by fill into the batched
+// input tensor ([N,T,F] flattened), so that callers holding separate
+// windows (the Scheduler) need no intermediate copy.
+func (m *Model) run(states []*StreamState, fill func(x []float32)) ([][]float32, error) {
+	n := len(states)
 	switch {
 	case n == 0:
 		return nil, fmt.Errorf("%w: no streams", ErrBatch)
 	case m.c.MaxBatch > 0 && n > m.c.MaxBatch:
 		return nil, fmt.Errorf("%w: %d streams but the model takes at most %d", ErrBatch, n, m.c.MaxBatch)
-	case len(x) != n*T*F:
-		return nil, fmt.Errorf("%w: x has %d values, want %d streams × %d frames × %d bins = %d",
-			ErrBatch, len(x), n, T, F, n*T*F)
 	}
 	for i, s := range states {
 		if s == nil || s.m != m {
@@ -256,7 +265,7 @@ func (m *Model) Run(x []float32, states []*StreamState) ([][]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	copy(io.x.GetData(), x)
+	fill(io.x.GetData())
 	for j, sp := range m.states {
 		dst := io.states[j].GetData()
 		for i, s := range states {

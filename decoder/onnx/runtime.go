@@ -1,8 +1,10 @@
 // Package onnx runs streaming ONNX speech models: it finds and loads the ONNX
 // Runtime shared library, opens model bundles and checks them against their
 // contract (docs/MODEL-BUNDLES.md), runs one encoder call for a batch of
-// streams with per-stream states, and streams feature frames through a model
-// into greedy CTC search. It is the only importer of onnxruntime_go.
+// streams with per-stream states, batches the calls of many streams through
+// one goroutine that owns the model (Scheduler), and streams feature frames
+// through a model into greedy CTC search. It is the only importer of
+// onnxruntime_go.
 package onnx
 
 import (

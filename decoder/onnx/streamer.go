@@ -13,10 +13,14 @@ var ErrFinished = errors.New("stream already finished")
 
 // Streamer runs one stream through a Model: it buffers feature frames, cuts
 // the windows [c·S, c·S+T), pads the last one with the model's pad value at
-// Finish, runs the model one stream at a time and feeds the log-probs to
+// Finish, runs the model on each window (directly, one stream per call, or
+// batched with other streams through a Scheduler) and feeds the log-probs to
 // greedy CTC search. Not safe for concurrent use.
 type Streamer struct {
 	m      *Model
+	sched  *Scheduler // nil: direct model calls
+	req    *request   // this stream's reusable scheduler request
+	closed bool
 	st     *StreamState
 	search *ctc.Greedy
 	pend   []float32 // frames from feature frame base on, F values each
@@ -92,13 +96,37 @@ func (s *Streamer) Finish() error {
 	return nil
 }
 
+// Close unregisters the stream from its scheduler, so that batches no longer
+// wait for it; later model calls then fail with ErrClosed. Without a
+// scheduler it does nothing. It is safe to call more than once.
+func (s *Streamer) Close() {
+	if s.sched == nil || s.closed {
+		return
+	}
+	s.closed = true
+	s.sched.leave()
+}
+
 // call runs one window and advances by S frames.
 func (s *Streamer) call(window []float32) error {
-	out, err := s.m.Run(window, []*StreamState{s.st})
-	if err != nil {
-		return err
+	var lp []float32
+	if s.sched == nil {
+		out, err := s.m.Run(window, []*StreamState{s.st})
+		if err != nil {
+			return err
+		}
+		lp = out[0]
+	} else {
+		if s.closed {
+			return ErrClosed
+		}
+		out, err := s.sched.do(s.req, window)
+		if err != nil {
+			return err
+		}
+		lp = out
 	}
-	if err := s.search.Accept(out[0]); err != nil {
+	if err := s.search.Accept(lp); err != nil {
 		return err
 	}
 	S, F := s.m.c.ChunkShift, s.m.c.FeatureDim

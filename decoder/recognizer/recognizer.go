@@ -27,9 +27,14 @@ type Options struct {
 	Endpoint *endpoint.Options
 	// Partials enables partial results whenever the words change.
 	Partials bool
+	// Scheduler, when set, batches this stream's model calls with other
+	// streams'; it must schedule the Model given to New. Nil: the
+	// recogniser calls the model directly.
+	Scheduler *onnx.Scheduler
 }
 
 // Recognizer is one stream's recogniser. It is not safe for concurrent use.
+// Close it when the stream ends.
 type Recognizer struct {
 	model    *onnx.Model
 	opts     Options
@@ -51,13 +56,21 @@ func New(m *onnx.Model, opts Options, emit func(decoder.Result)) (*Recognizer, e
 	if c.FeatureType != "kaldi_fbank" {
 		return nil, fmt.Errorf("%w: %q", ErrFeatures, c.FeatureType)
 	}
+	if opts.Scheduler != nil && opts.Scheduler.Model() != m {
+		return nil, errors.New("recognizer: the scheduler runs a different model")
+	}
 	feat, err := features.New(features.KaldiOptions(c.FeatureDim))
 	if err != nil {
 		return nil, fmt.Errorf("recognizer: features: %w", err)
 	}
-	st, err := m.NewStreamer(0)
+	var st *onnx.Streamer
+	if opts.Scheduler != nil {
+		st, err = opts.Scheduler.NewStreamer(0)
+	} else {
+		st, err = m.NewStreamer(0)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("recognizer: %w", err)
 	}
 	if opts.Track == "" {
 		opts.Track = decoder.TrackVerbatim
@@ -111,6 +124,13 @@ func (r *Recognizer) Finish() error {
 	r.final()
 	r.started = false
 	return nil
+}
+
+// Close releases the recogniser's place in its scheduler (a no-op without
+// one); it does not emit anything, so call Finish first to keep the last
+// words. Later model calls fail with onnx.ErrClosed.
+func (r *Recognizer) Close() {
+	r.stream.Close()
 }
 
 func (r *Recognizer) restart(pts int64) {

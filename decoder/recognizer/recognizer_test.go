@@ -1,8 +1,11 @@
 package recognizer
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,5 +136,83 @@ func TestDiscontinuityFinalisesAndReanchors(t *testing.T) {
 	want := ingest.SamplePTS(jump, int64(sp.WordOnsets[0]))
 	if d := finals[1].Words[0].Start - want; d < -50*90 || d > 50*90 {
 		t.Fatalf("after the discontinuity the word starts at %d, want about %d", finals[1].Words[0].Start, want)
+	}
+}
+
+// Recognisers sharing a scheduler emit exactly the results they emit alone.
+func TestSchedulerSameResults(t *testing.T) {
+	m, tab := toneModel(t)
+	texts := []string{"hello world", "good night", "cat", "batch of streams"}
+	run := func(r *Recognizer, audio []float32, n int) error {
+		for off := 0; off < len(audio); off += n {
+			f := ingest.Frame{Samples: audio[off:min(off+n, len(audio))], PTS: ingest.SamplePTS(90000, int64(off))}
+			if err := r.Accept(f); err != nil {
+				return err
+			}
+		}
+		return r.Finish()
+	}
+	audio := make([][]float32, len(texts))
+	want := make([][]decoder.Result, len(texts))
+	for i, text := range texts {
+		sp, err := tab.Spell(text, 16000, 1.2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		audio[i] = sp.Samples
+		r, err := New(m, Options{Partials: true}, func(res decoder.Result) { want[i] = append(want[i], res) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := run(r, audio[i], 700+300*i); err != nil { // partials depend on the frame size
+			t.Fatal(err)
+		}
+		r.Close() // no scheduler: nothing to release
+		if len(want[i]) == 0 || !want[i][len(want[i])-1].Final || want[i][len(want[i])-1].Text() != text {
+			t.Fatalf("solo %q: %+v", text, want[i])
+		}
+	}
+	s := onnx.NewScheduler(m, onnx.SchedulerOptions{MaxBatch: 4})
+	defer s.Close()
+	got := make([][]decoder.Result, len(texts))
+	errs := make([]error, len(texts))
+	var wg sync.WaitGroup
+	for i := range texts {
+		r, err := New(m, Options{Partials: true, Scheduler: s}, func(res decoder.Result) { got[i] = append(got[i], res) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			errs[i] = run(r, audio[i], 700+300*i)
+		}()
+	}
+	wg.Wait()
+	for i := range texts {
+		if errs[i] != nil {
+			t.Fatalf("stream %d: %v", i, errs[i])
+		}
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("stream %d: through the scheduler\n%+v\nalone\n%+v", i, got[i], want[i])
+		}
+	}
+	if st := s.Stats(); st.ActiveStreams != 0 || st.Streams == 0 {
+		t.Errorf("scheduler stats %+v", st)
+	}
+}
+
+func TestSchedulerOfAnotherModel(t *testing.T) {
+	m, _ := toneModel(t)
+	other, _ := toneModel(t)
+	s := onnx.NewScheduler(other, onnx.SchedulerOptions{})
+	defer s.Close()
+	if _, err := New(m, Options{Scheduler: s}, func(decoder.Result) {}); err == nil {
+		t.Fatal("New accepted a scheduler of another model")
+	}
+	s.Close()
+	if _, err := New(other, Options{Scheduler: s}, func(decoder.Result) {}); !errors.Is(err, onnx.ErrClosed) {
+		t.Fatalf("closed scheduler: %v", err)
 	}
 }

@@ -4,8 +4,8 @@
     /usr/bin/python3 tools/demomodel/export.py --ckpt tools/demomodel/work/ckpt/best.pt \
         --out models/demo-en --chunk 32
 
-Writes OUT/model.onnx (inputs x [N, S, 80], conv caches and GRU state; outputs
-log_probs [N, S/4, V] and the next states, in the same order; metadata per
+Writes OUT/model.onnx (inputs x [N, S, 80] and the model's state tensors; outputs
+log_probs [N, S/R, V] and the next states, in the same order; metadata per
 docs/MODEL-BUNDLES.md) and OUT/tokens.txt. Before writing it checks in torch that
 decoding chunk by chunk equals decoding the whole sequence, and it writes test
 vectors (a random chunk sequence, batch 3, with the torch outputs) to
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import StreamingCTC, TOKENS  # noqa: E402
+from model import TOKENS, build  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAD_VALUE = -15.9453
@@ -32,8 +32,8 @@ class Streamer(torch.nn.Module):
         super().__init__()
         self.m = m
 
-    def forward(self, x, c1, c2, h):
-        return self.m.forward_stream(x, c1, c2, h)
+    def forward(self, x, *states):
+        return self.m.forward_stream(x, *states)
 
 
 def stream(model, x, chunk):
@@ -55,7 +55,7 @@ def main():
     a = ap.parse_args()
     assert a.chunk % 4 == 0
     ck = torch.load(a.ckpt)
-    model = StreamingCTC(**ck.get("cfg", {}))
+    model = build(ck.get("cfg", {}))
     model.load_state_dict(ck["model"])
     model.eval()
     torch.manual_seed(0)
@@ -77,18 +77,25 @@ def main():
     # 2. export
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, "model.onnx")
-    c1, c2, h = model.initial_state(1)
+    st0 = model.initial_state(1)
+    names = model.state_names()
+    axes = model.state_batch_axes()
     xin = torch.zeros(1, a.chunk, 80)
+    dyn = {"x": {0: "N"}, "log_probs": {0: "N"}}
+    for n, ax in zip(names, axes):
+        dyn[n] = {ax: "N"}
+        dyn["next_" + n] = {ax: "N"}
     torch.onnx.export(
-        Streamer(model), (xin, c1, c2, h), path, opset_version=17,
-        input_names=["x", "conv1_cache", "conv2_cache", "gru_state"],
-        output_names=["log_probs", "next_conv1_cache", "next_conv2_cache", "next_gru_state"],
-        dynamic_axes={"x": {0: "N"}, "conv1_cache": {0: "N"}, "conv2_cache": {0: "N"},
-                      "gru_state": {1: "N"}, "log_probs": {0: "N"}, "next_conv1_cache": {0: "N"},
-                      "next_conv2_cache": {0: "N"}, "next_gru_state": {1: "N"}},
-        do_constant_folding=True)
+        Streamer(model).eval(), (xin, *st0), path, opset_version=17,
+        input_names=["x"] + names, output_names=["log_probs"] + ["next_" + n for n in names],
+        dynamic_axes=dyn, do_constant_folding=True)
     import onnx
     m = onnx.load(path)
+    if ck.get("cfg", {}).get("arch", "gru") == "conv":
+        arch = (f"causal conv x4 subsampling + {len(model.dilations)} dilated causal conv blocks "
+                f"({model.channels} channels)")
+    else:
+        arch = f"causal conv x{model.subsampling} + {model.layers}-layer GRU ({model.hidden})"
     meta = {
         "model_type": "subtitled_ctc",
         "contract_version": "1",
@@ -99,20 +106,20 @@ def main():
         "chunk_shift": str(a.chunk),
         "subsampling_factor": str(model.subsampling),
         "blank_id": "0",
-        "state_batch_axes": "0,0,1",
+        "state_batch_axes": ",".join(str(x) for x in axes),
         "pad_value": str(PAD_VALUE),
         "vocab_size": str(len(TOKENS)),
         "language": "en",
         "demo": "true",
-        "comment": a.comment or ("subtitled demo-en: causal conv x4 + 3-layer GRU character CTC, "
+        "comment": a.comment or (f"subtitled demo-en: {arch}, character CTC, "
                                  "trained on synthetic speech only (espeak-ng, flite, festival)"),
     }
     # pin every non-batch dimension of the outputs (the contract wants fixed state shapes)
-    ins = {i.name: i for i in m.graph.input}
-    fixed = {"log_probs": [None, a.chunk // model.subsampling, len(TOKENS)],
-             "next_conv1_cache": [None] + list(c1.shape[1:]),
-             "next_conv2_cache": [None] + list(c2.shape[1:]),
-             "next_gru_state": [h.shape[0], None, h.shape[2]]}
+    fixed = {"log_probs": [None, a.chunk // model.subsampling, len(TOKENS)]}
+    for n, ax, t in zip(names, axes, st0):
+        shape = list(t.shape)
+        shape[ax] = None
+        fixed["next_" + n] = shape
     for o in m.graph.output:
         for d, v in zip(o.type.tensor_type.shape.dim, fixed[o.name]):
             if v is None:
@@ -134,13 +141,14 @@ def main():
     for o in m.graph.output:
         print("  output", o.name, [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim])
 
+    model.eval()  # export restores the wrapper's mode; the vectors must be inference mode
     # 3. test vectors for the ONNX Runtime check: 5 chunks, batch 3, last chunk padded
     vec = os.path.join(HERE, "work/ortcheck")
     os.makedirs(vec, exist_ok=True)
     with torch.no_grad():
-        x = torch.randn(3, a.chunk * 5, 80) * 3 - 8
+        x = torch.randn(int(os.environ.get("OC_N", "3")), a.chunk * 5, 80) * 3 - 8
         x[:, -a.chunk // 2:] = PAD_VALUE
-        st = model.initial_state(3)
+        st = model.initial_state(x.shape[0])
         calls = []
         for c in range(5):
             xi = x[:, c * a.chunk:(c + 1) * a.chunk]

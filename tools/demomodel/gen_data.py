@@ -234,13 +234,15 @@ def main():
     ap.add_argument("--shard", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--skip", type=int, default=0,
+                    help="start at this sentence (to extend a set; shards are numbered on from skip/shard)")
     a = ap.parse_args()
     with open(a.text) as f:
         sents = [l.strip() for l in f if l.strip()]
-    r = random.Random(a.seed)
+    r = random.Random(a.seed + a.skip)
     jobs = []
     if a.split == "train":
-        for s in sents[: a.max_utts]:
+        for s in sents[a.skip: a.max_utts]:
             jobs.append((s, pick_voice(r)))
         strength = 1.0
     else:
@@ -254,7 +256,7 @@ def main():
     t0 = time.time()
     total = 0.0
     with mp.Pool(a.workers) as pool:
-        it = pool.imap(work_shard, [(i, sh, a.out, a.seed, strength) for i, sh in enumerate(shards)])
+        it = pool.imap(work_shard, [(i + a.skip // a.shard, sh, a.out, a.seed, strength) for i, sh in enumerate(shards)])
         for i in range(len(shards)):
             path, secs = next(it)
             total += secs

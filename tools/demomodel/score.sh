@@ -12,7 +12,7 @@
 #   heldout-voice-ac3  the same audio with AC-3
 #
 # then runs `bin/subtitled transcribe --model MODEL_DIR --format json --out F.jsonl F.ts`
-# on every file and prints each set's WER and CER (tools/wer: case and punctuation
+# on every file and prints each set's WER and CER (tools/wer/cmd/wer: case and punctuation
 # normalised, edits summed over the set). Work files go to tools/demomodel/work/score/;
 # the synthesised TS files are reused while heldout.txt and this script are unchanged.
 # Needs: bin/subtitled (make build), go, ffmpeg, sox, espeak-ng, flite.
@@ -112,7 +112,7 @@ for set in train-voices heldout-voice; do
         || { echo "score: transcribe failed on $ts (see ${ts%.ts}.log)" >&2; exit 1; }
       pairs+=("$base.txt" "${ts%.ts}.jsonl")
     done
-    (cd "$root" && go run ./tools/wer -hyp-format json "${pairs[@]}") > "$work/$name.report"
+    (cd "$root" && go run ./tools/wer/cmd/wer -hyp-format json "${pairs[@]}") > "$work/$name.report"
     results+=("$name: $(tail -1 "$work/$name.report" | sed 's/^TOTAL: //')")
   done
 done

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import StreamingCTC, SpecAugment, encode_text, decode_ids  # noqa: E402
+from model import SpecAugment, build, encode_text, decode_ids  # noqa: E402
 
 PAD_VALUE = -15.9453
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -129,7 +129,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--val-minutes", type=float, default=10)
     ap.add_argument("--ckpt-minutes", type=float, default=4)
-    ap.add_argument("--subsampling", type=int, default=2)
+    ap.add_argument("--arch", choices=["conv", "gru"], default="conv")
+    ap.add_argument("--channels", type=int, default=256, help="conv: channels per layer")
+    ap.add_argument("--subsampling", type=int, default=2, help="gru: 2 or 4 (conv is always 4)")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=192)
     ap.add_argument("--resume", action="store_true")
@@ -143,12 +145,17 @@ def main():
     va = load_shards(a.val)
     print(f"train: {len(tr['texts'])} utts, {tr['seconds']/3600:.2f} h; val: {len(va['texts'])} utts, "
           f"{va['seconds']/3600:.2f} h", flush=True)
-    cfg = {"subsampling": a.subsampling, "layers": a.layers, "hidden": a.hidden}
-    model = StreamingCTC(**cfg)
+    if a.arch == "conv":
+        cfg = {"arch": "conv", "channels": a.channels}
+    else:
+        cfg = {"arch": "gru", "subsampling": a.subsampling, "layers": a.layers, "hidden": a.hidden}
+    last = os.path.join(a.ckpt, "last.pt")
+    if a.resume and os.path.exists(last):
+        cfg = torch.load(last)["cfg"]
+    model = build(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     os.makedirs(a.ckpt, exist_ok=True)
     step, elapsed, best = 0, 0.0, 1e9
-    last = os.path.join(a.ckpt, "last.pt")
     if a.resume and os.path.exists(last):
         ck = torch.load(last)
         model.load_state_dict(ck["model"])

@@ -1,13 +1,7 @@
-// Command wer scores recognised text against reference text: word error rate and
-// character error rate after normalising case and punctuation.
-//
-//	wer [-hyp-format json|text] REF HYP [REF HYP ...]
-//
-// REF files are plain text. HYP files are plain text, or with -hyp-format json the
-// JSON lines that `subtitled transcribe --format json` writes (one cue per line;
-// the cue's "lines", "text" or "words" are used). Each pair is scored
-// and printed, then the totals over all pairs (edits summed, not rates averaged).
-package main
+// Package wer scores recognised text against reference text: word error rate
+// and character error rate after normalising case and punctuation. The
+// command tools/wer/cmd/wer and the end-to-end tests use it.
+package wer
 
 import (
 	"bufio"

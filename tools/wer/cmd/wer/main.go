@@ -1,11 +1,24 @@
+// Command wer scores recognised text against reference text: word error rate and
+// character error rate after normalising case and punctuation (package
+// tools/wer).
+//
+//	wer [-hyp-format json|text] REF HYP [REF HYP ...]
+//
+// REF files are plain text. HYP files are plain text, or with -hyp-format json the
+// JSON lines that `subtitled transcribe --format json` writes (one cue per line;
+// the cue's "lines", "text" or "words" are used). Each pair is scored
+// and printed, then the totals over all pairs (edits summed, not rates averaged).
 package main
 
 import (
 	"flag"
+
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/subtitled/subtitled/tools/wer"
 )
 
 func main() {
@@ -28,7 +41,7 @@ func run(w io.Writer, format string, args []string) error {
 	if format != "text" && format != "json" {
 		return fmt.Errorf("unknown -hyp-format %q", format)
 	}
-	var words, chars Counts
+	var words, chars wer.Counts
 	for i := 0; i < len(args); i += 2 {
 		ref, err := os.ReadFile(args[i])
 		if err != nil {
@@ -38,7 +51,7 @@ func run(w io.Writer, format string, args []string) error {
 		if err != nil {
 			return err
 		}
-		wc, cc := WordErrors(string(ref), hyp), CharErrors(string(ref), hyp)
+		wc, cc := wer.WordErrors(string(ref), hyp), wer.CharErrors(string(ref), hyp)
 		words, chars = words.Add(wc), chars.Add(cc)
 		fmt.Fprintf(w, "%s: WER %.2f%% (%d/%d) CER %.2f%% (%d/%d)\n", args[i+1],
 			wc.Rate(), wc.Edits, wc.Ref, cc.Rate(), cc.Edits, cc.Ref)
@@ -55,7 +68,7 @@ func readHyp(path, format string) (string, error) {
 	}
 	defer f.Close()
 	if format == "json" {
-		s, err := ParseJSONLines(f)
+		s, err := wer.ParseJSONLines(f)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", path, err)
 		}
