@@ -15,7 +15,7 @@ LISTEN ?= 127.0.0.1:8080
 FUZZTIME ?= 30s
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build ort sample run test test-short vet fmt-check fuzz bench clean install vulncheck
+.PHONY: all build ort ort-gpu sample run test test-short vet fmt-check fuzz bench clean install vulncheck
 
 all: build
 
@@ -27,6 +27,11 @@ build: ort
 ort: $(ORT_LIB)
 $(ORT_LIB): tools/ort/provision.sh
 	tools/ort/provision.sh lib
+
+## ort-gpu: the GPU build of ONNX Runtime (CPU library + CUDA provider, pinned
+## npm packages, sha256-checked) into lib/gpu/; see docs/OPERATIONS.md "GPU"
+ort-gpu:
+	tools/ort/provision-gpu.sh lib/gpu
 
 ## sample: the sample broadcast (test pattern + synthetic news bulletin)
 sample: testdata/gen/sample.ts

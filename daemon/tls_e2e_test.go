@@ -140,3 +140,37 @@ channels:
 		}
 	}
 }
+
+// TestCUDAFallback: a model configured for cuda:0 on a host whose ONNX
+// Runtime has no CUDA provider (CI's CPU build) runs on the CPU: the daemon
+// logs why, counts the fallback and still captions.
+func TestCUDAFallback(t *testing.T) {
+	dir := t.TempDir()
+	ts, _ := toneTS(t, dir, "a", 1.5, "good day")
+	p := startDaemon(t, dir, fmt.Sprintf(`
+models:
+  tone: {path: %s, device: "cuda:0"}
+channels:
+  - id: news
+    language: en
+    model: tone
+    input: {url: %s, realtime: true, loop: true}
+    outputs:
+      - websocket: {tracks: [verbatim]}
+`, toneModelDir(), ts))
+	ws := dialWS(t, p.addr, "news", "track=verbatim&since=1")
+	waitUntil(t, 60*time.Second, "a cue from the CPU fallback", func() bool { return len(ws.cues()) > 0 })
+	if got := ws.cues()[0].text(); got != "good day" {
+		t.Fatalf("cue %q", got)
+	}
+	_, metrics := p.get("/metrics")
+	for _, m := range []string{`subtitled_model_provider_fallbacks_total{model="tone"} 1`,
+		`subtitled_model_provider{model="tone",provider="cpu"} 1`} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+	if logs := p.logs(); !strings.Contains(logs, "falling back to CPU") || !strings.Contains(logs, "cuda:0") {
+		t.Errorf("the log does not say why CUDA was not used:\n%s", logs)
+	}
+}

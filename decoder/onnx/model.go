@@ -3,6 +3,7 @@ package onnx
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -22,8 +23,9 @@ var (
 type Options struct {
 	// Threads is the number of intra-op threads of the session (0 means 1).
 	Threads int
-	// Device is "cpu" (also the default, ""). "cuda" / "cuda:N" are reserved
-	// for the CUDA execution provider and fail with ErrDevice in this build.
+	// Device is "cpu" (also the default, "") or "cuda" / "cuda:N" for the
+	// CUDA execution provider, which needs the GPU build of ONNX Runtime;
+	// without it NewModel fails with ErrDevice.
 	Device string
 }
 
@@ -99,6 +101,11 @@ func NewModel(b *Bundle, opts Options) (*Model, error) {
 		return out
 	}
 	sess, err := ort.NewDynamicAdvancedSession(b.ModelPath, names(b.Inputs), names(b.Outputs), so)
+	if err != nil && isGPU(opts.Device) {
+		// With CUDA the session start is where a missing CUDA or cuDNN
+		// library shows up: report it as the device's failure.
+		return nil, fmt.Errorf("%w: %s: %s: %s", ErrDevice, opts.Device, b.ModelPath, oneLine(err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %s", ErrBundleModelInvalid, b.ModelPath, oneLine(err))
 	}
@@ -121,17 +128,45 @@ func NewModel(b *Bundle, opts Options) (*Model, error) {
 	return m, nil
 }
 
-// configureDevice appends the execution provider for device to so. This is
-// the extension point for CUDA (and its CPU fallback, decided by the caller).
+// configureDevice appends the execution provider for device to so: nothing
+// for the CPU, the CUDA provider for "cuda" / "cuda:N" (device N, cuDNN
+// convolution algorithm search HEURISTIC: the default EXHAUSTIVE search is
+// very slow at session start). It fails with ErrDevice when the loaded ONNX
+// Runtime library has no CUDA provider or CUDA cannot start; callers fall
+// back to the CPU.
 func configureDevice(so *ort.SessionOptions, device string) error {
-	switch d := strings.ToLower(strings.TrimSpace(device)); {
+	d := strings.ToLower(strings.TrimSpace(device))
+	switch {
 	case d == "" || d == "cpu":
 		return nil
 	case d == "cuda" || strings.HasPrefix(d, "cuda:"):
-		return fmt.Errorf("%w: %s: the CUDA execution provider is not wired up yet; use device cpu", ErrDevice, device)
+		id := "0"
+		if rest, ok := strings.CutPrefix(d, "cuda:"); ok {
+			if n, err := strconv.Atoi(rest); err != nil || n < 0 {
+				return fmt.Errorf("%w: bad device %q (want cuda:N)", ErrDevice, device)
+			}
+			id = rest
+		}
+		opts, err := ort.NewCUDAProviderOptions()
+		if err != nil {
+			return fmt.Errorf("%w: %s: %s", ErrDevice, device, oneLine(err))
+		}
+		defer opts.Destroy()
+		if err := opts.Update(map[string]string{"device_id": id, "cudnn_conv_algo_search": "HEURISTIC"}); err != nil {
+			return fmt.Errorf("%w: %s: CUDA options: %s", ErrDevice, device, oneLine(err))
+		}
+		if err := so.AppendExecutionProviderCUDA(opts); err != nil {
+			return fmt.Errorf("%w: %s: %s (the CUDA provider needs the GPU build of ONNX Runtime, `make ort-gpu`, and CUDA + cuDNN on the host)",
+				ErrDevice, device, oneLine(err))
+		}
+		return nil
 	default:
 		return fmt.Errorf("%w: unknown device %q (want cpu or cuda:N)", ErrDevice, device)
 	}
+}
+
+func isGPU(device string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(device)), "cuda")
 }
 
 // Bundle returns the bundle the model was made from.
@@ -294,14 +329,14 @@ func (m *Model) run(states []*StreamState, fill func(x []float32)) ([][]float32,
 // stack copies stream i's state (batch 1 layout) into the batched tensor of
 // n streams: for each of the outer positions, the batch axis holds n blocks
 // of inner elements.
-func stack(dst, src []float32, sp stateSpec, n, i int) {
+func stack[E float32 | int64](dst, src []E, sp stateSpec, n, i int) {
 	for o := 0; o < sp.outer; o++ {
 		copy(dst[(o*n+i)*sp.inner:(o*n+i+1)*sp.inner], src[o*sp.inner:(o+1)*sp.inner])
 	}
 }
 
 // scatter is the inverse of stack.
-func scatter(dst, src []float32, sp stateSpec, n, i int) {
+func scatter[E float32 | int64](dst, src []E, sp stateSpec, n, i int) {
 	for o := 0; o < sp.outer; o++ {
 		copy(dst[o*sp.inner:(o+1)*sp.inner], src[(o*n+i)*sp.inner:(o*n+i+1)*sp.inner])
 	}
