@@ -6,7 +6,6 @@ import (
 
 	"github.com/subtitled/subtitled/captions"
 	"github.com/subtitled/subtitled/decoder"
-	"github.com/subtitled/subtitled/decoder/onnx"
 	"github.com/subtitled/subtitled/decoder/recognizer"
 	"github.com/subtitled/subtitled/ingest"
 	"github.com/subtitled/subtitled/ingest/audio"
@@ -27,9 +26,6 @@ type chainOptions struct {
 	OnCue func(captions.Cue)
 	// OnPartial receives the revisable partial of a track when it changes.
 	OnPartial func(captions.Partial)
-	// Scheduler batches the model calls of every stream of the model (nil:
-	// this chain calls the model alone).
-	Scheduler *onnx.Scheduler
 }
 
 // chain runs one audio track synchronously: compressed audio is decoded,
@@ -72,7 +68,7 @@ func (a *arrivalRing) at(pts int64) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func newChain(m *onnx.Model, opts chainOptions) (*chain, error) {
+func newChain(e *engine, opts chainOptions) (*chain, error) {
 	c := &chain{opts: opts, builders: map[string]*captions.Builder{}}
 	for _, tr := range opts.Tracks {
 		o := opts.Captions
@@ -94,13 +90,12 @@ func newChain(m *onnx.Model, opts chainOptions) (*chain, error) {
 			}
 		}
 	}
-	rec, err := recognizer.New(m, recognizer.Options{Partials: opts.Partials, Scheduler: opts.Scheduler}, c.onResult)
+	rec, err := e.recognizer("", opts.Partials, c.onResult)
 	if err != nil {
 		return nil, err
 	}
 	c.rec = rec
-	ct := m.Contract()
-	c.lag = int64(ct.ChunkFrames) * 900
+	c.lag = e.lag
 	return c, nil
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/subtitled/subtitled/captions/format"
 	"github.com/subtitled/subtitled/captions/hub"
 	"github.com/subtitled/subtitled/config"
-	"github.com/subtitled/subtitled/decoder/onnx"
 	"github.com/subtitled/subtitled/ingest/mpegts"
 	"github.com/subtitled/subtitled/ingest/source"
 	"github.com/subtitled/subtitled/pipeline"
@@ -49,8 +48,7 @@ type pesItem struct {
 type channel struct {
 	id    string
 	cfg   config.Channel
-	model *onnx.Model
-	sched *onnx.Scheduler // batches the model's calls across channels
+	model *engine // shared with the other channels of the model
 	d     *daemon
 	log   *slog.Logger
 
@@ -138,9 +136,9 @@ type cueSummary struct {
 	Emitted time.Time `json:"emitted"`
 }
 
-func newChannel(d *daemon, cfg config.Channel, model *onnx.Model, sched *onnx.Scheduler, nextID map[string]uint64) (*channel, error) {
+func newChannel(d *daemon, cfg config.Channel, model *engine, nextID map[string]uint64) (*channel, error) {
 	c := &channel{
-		id: cfg.ID, cfg: cfg, model: model, sched: sched, d: d,
+		id: cfg.ID, cfg: cfg, model: model, d: d,
 		log:    d.log.With("channel", cfg.ID),
 		wsTrk:  map[string]bool{},
 		nextID: nextID,
@@ -407,7 +405,6 @@ func (c *channel) newChain() (*chain, int64, error) {
 		FirstIDs:  c.nextID,
 		OnCue:     c.emitCue,
 		OnPartial: c.emitPartial,
-		Scheduler: c.sched,
 	})
 	if err != nil {
 		return nil, 0, err

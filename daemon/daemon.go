@@ -41,8 +41,7 @@ type daemon struct {
 
 	mu       sync.Mutex // guards cfg, models, channels, nextIDs
 	cfg      *config.Config
-	models   map[string]*onnx.Model
-	scheds   map[string]*onnx.Scheduler // one per model: batches its channels' calls
+	models   map[string]*engine
 	channels map[string]*channel
 	nextIDs  map[string]map[string]uint64 // channel → track → next cue ID
 	runCtx   context.Context
@@ -78,8 +77,7 @@ func runRun(e *env, args []string) error {
 		path: *path, cfg: cfg, stdin: e.stdin,
 		log:      newLogger(cfg.Log, e.stderr),
 		metrics:  newMetrics(),
-		models:   map[string]*onnx.Model{},
-		scheds:   map[string]*onnx.Scheduler{},
+		models:   map[string]*engine{},
 		channels: map[string]*channel{},
 		nextIDs:  map[string]map[string]uint64{},
 		tsHTTP:   newTSHTTP(),
@@ -245,35 +243,22 @@ func (d *daemon) loadModels(cfg *config.Config) error {
 				return fmt.Errorf("model %s: %w", name, err)
 			}
 		}
-		b, err := onnx.OpenBundle(dir)
+		o := engineOptionsFor(mc)
+		o.OnBatch = d.metrics.observeBatch(name)
+		e, err := openEngine(dir, o, func(err error) {
+			d.log.Error("execution provider unavailable; falling back to CPU", "model", name, "device", mc.Device, "err", err)
+			d.metrics.providerFallbck.WithLabelValues(name).Inc()
+		})
 		if err != nil {
 			return fmt.Errorf("model %s: %w", name, err)
 		}
-		if b.Config.Demo {
+		if e.demo {
 			d.log.Warn("model is a demo trained on synthetic speech only; not for real broadcasts", "model", name, "dir", dir)
 		}
-		device := mc.Device
-		m, err := onnx.NewModel(b, onnx.Options{Threads: mc.Threads, Device: device})
-		if err != nil && device != "" && device != "cpu" {
-			d.log.Error("execution provider unavailable; falling back to CPU", "model", name, "device", device, "err", err)
-			d.metrics.providerFallbck.WithLabelValues(name).Inc()
-			device = "cpu"
-			m, err = onnx.NewModel(b, onnx.Options{Threads: mc.Threads, Device: device})
-		}
-		if err != nil {
-			return fmt.Errorf("model %s: %w", name, err)
-		}
-		if device == "" {
-			device = "cpu"
-		}
+		device := e.device
 		d.metrics.providerInUse.WithLabelValues(name, device).Set(1)
-		d.models[name] = m
-		d.scheds[name] = onnx.NewScheduler(m, onnx.SchedulerOptions{
-			MaxBatch: mc.MaxBatch,
-			Wait:     mc.BatchWait,
-			OnBatch:  d.metrics.observeBatch(name),
-		})
-		d.log.Info("model loaded", "model", name, "dir", dir, "device", device)
+		d.models[name] = e
+		d.log.Info("model loaded", "model", name, "dir", dir, "family", e.family, "device", device)
 	}
 	return nil
 }
@@ -281,12 +266,8 @@ func (d *daemon) loadModels(cfg *config.Config) error {
 func (d *daemon) closeModels() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for name, m := range d.models {
-		if s := d.scheds[name]; s != nil {
-			s.Close()
-			delete(d.scheds, name)
-		}
-		m.Close()
+	for name, e := range d.models {
+		e.close()
 		delete(d.models, name)
 	}
 }
@@ -305,7 +286,7 @@ func (d *daemon) startChannelLocked(cc config.Channel) error {
 		}
 		d.nextIDs[cc.ID] = next
 	}
-	c, err := newChannel(d, cc, m, d.scheds[cc.Model], d.nextIDs[cc.ID])
+	c, err := newChannel(d, cc, m, d.nextIDs[cc.ID])
 	if err != nil {
 		return err
 	}

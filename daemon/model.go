@@ -54,6 +54,18 @@ func runModelInfo(e *env, args []string) error {
 	if err := onnx.Setup(); err != nil {
 		return err
 	}
+	det, err := onnx.DetectFamily(dir)
+	if err != nil {
+		return err
+	}
+	switch {
+	case det.Transducer && det.Supported:
+		return transducerInfo(e, dir)
+	case !det.Supported:
+		fmt.Fprintf(e.stdout, "family:       %s (detected; this build cannot run it yet)\n", det.Family)
+		fmt.Fprintf(e.stdout, "files:        %s\n", det.Describe())
+		return fmt.Errorf("%s: %w: %s", dir, errFamily, det.Family)
+	}
 	b, err := onnx.OpenBundle(dir)
 	if err != nil {
 		return err
@@ -92,6 +104,37 @@ func runModelInfo(e *env, args []string) error {
 	return nil
 }
 
+// transducerInfo prints `model info` for an icefall transducer bundle.
+func transducerInfo(e *env, dir string) error {
+	b, err := onnx.OpenTransducer(dir)
+	if err != nil {
+		return err
+	}
+	p := b.Params
+	w := e.stdout
+	fmt.Fprintf(w, "bundle:       %s (%s)\n", b.Name(), b.Dir)
+	fmt.Fprintf(w, "family:       %s transducer (encoder, decoder, joiner)\n", p.Family)
+	if b.Config.Language != "" {
+		fmt.Fprintf(w, "language:     %s\n", b.Config.Language)
+	}
+	fmt.Fprintf(w, "features:     %s, %d bins, %d Hz\n", p.FeatureType, p.FeatureDim, p.SampleRate)
+	fmt.Fprintf(w, "chunk:        %d frames in, shift %d (%d ms), subsampling %d → %d encoder frames per call\n",
+		p.ChunkFrames, p.ChunkShift, p.ChunkShift*10, p.Subsampling, p.OutFrames)
+	fmt.Fprintf(w, "vocabulary:   %d tokens (blank %d)\n", p.VocabSize, p.BlankID)
+	fmt.Fprintf(w, "decoder:      context %d tokens, joiner dim %d\n", p.ContextSize, p.JoinerDim)
+	fmt.Fprintf(w, "heads:        verbatim (transducer; greedy or modified beam search)\n")
+	var states []string
+	for _, s := range p.States {
+		states = append(states, fmt.Sprintf("%s %s %v", s.Name, s.DType, s.Shape))
+	}
+	fmt.Fprintf(w, "states:       %d (%s)\n", len(states), strings.Join(states, ", "))
+	fmt.Fprintf(w, "state/stream: %d bytes\n", p.StateBytes())
+	if p.MaxBatch == 1 {
+		fmt.Fprintln(w, "batch:        fixed at 1 stream per call")
+	}
+	return nil
+}
+
 // defaultModelsDir is where `model pull` installs models without --dir.
 const defaultModelsDir = "/var/lib/subtitled/models"
 
@@ -105,7 +148,7 @@ func modelsDir() string {
 
 // pullNote follows every install: pull fetches files, it does not make them
 // runnable.
-const pullNote = "note: `model pull` only downloads and installs the files; `model info` tells whether this build's recognizer can load them (the sherpa-onnx transducer families are not supported yet)"
+const pullNote = "note: `model pull` only downloads and installs the files; `model info DIR` tells whether this build's recognizer runs them (icefall transducers: yes; see docs/MODEL-BUNDLES.md for the families)"
 
 // runModelList is `subtitled model list`: the built-in catalogue.
 func runModelList(e *env, args []string) error {

@@ -139,11 +139,11 @@ func recognise(e *env, in io.Reader, input string, size int64, f transcribeFlags
 	if err != nil {
 		return nil, 0, "", err
 	}
-	defer model.Close()
+	defer model.close()
 
 	lang := f.language
 	if lang == "" {
-		lang = model.Bundle().Config.Language
+		lang = model.language
 	}
 	copts := captions.OptionsFor(captions.PresetFile)
 	if f.maxChars > 0 {
@@ -202,9 +202,10 @@ func recognise(e *env, in io.Reader, input string, size int64, f transcribeFlags
 	return cues, origin, lang, nil
 }
 
-// openModel opens a bundle (dir "" means the embedded demo model) and
-// starts its session. Errors name the directory or the runtime library.
-func openModel(dir string, threads int) (*onnx.Model, error) {
+// openModel opens a bundle of any supported family (dir "" means the
+// embedded demo model) and starts its sessions. Errors name the directory
+// or the runtime library.
+func openModel(dir string, threads int) (*engine, error) {
 	if dir == "" {
 		d, err := findDemoModel()
 		if err != nil {
@@ -212,14 +213,7 @@ func openModel(dir string, threads int) (*onnx.Model, error) {
 		}
 		dir = d
 	}
-	if err := onnx.Setup(); err != nil {
-		return nil, err
-	}
-	b, err := onnx.OpenBundle(dir)
-	if err != nil {
-		return nil, err
-	}
-	return onnx.NewModel(b, onnx.Options{Threads: threads})
+	return openEngine(dir, engineOptions{Threads: threads}, nil)
 }
 
 // demoModelDirs are where the embedded demo model is looked for.

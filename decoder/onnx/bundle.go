@@ -231,36 +231,48 @@ func inspectOptions() (*ort.SessionOptions, error) {
 
 // inspect reads the session's inputs, outputs and metadata.
 func (b *Bundle) inspect() error {
+	m, err := inspectModel(b.ModelPath)
+	if err != nil {
+		return err
+	}
+	b.Inputs, b.Outputs, b.Metadata = m.Inputs, m.Outputs, m.Metadata
+	return nil
+}
+
+// inspectModel reads the inputs, outputs and custom metadata of the ONNX
+// file at path.
+func inspectModel(path string) (ModelIO, error) {
+	m := ModelIO{Path: path}
 	opts, err := inspectOptions()
 	if err != nil {
-		return fmt.Errorf("%w: %s: session options: %v", ErrBundleModelInvalid, b.ModelPath, err)
+		return m, fmt.Errorf("%w: %s: session options: %v", ErrBundleModelInvalid, path, err)
 	}
 	defer opts.Destroy()
-	ins, outs, err := ort.GetInputOutputInfoWithOptions(b.ModelPath, opts)
+	ins, outs, err := ort.GetInputOutputInfoWithOptions(path, opts)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %s", ErrBundleModelInvalid, b.ModelPath, oneLine(err))
+		return m, fmt.Errorf("%w: %s: %s", ErrBundleModelInvalid, path, oneLine(err))
 	}
-	b.Inputs, b.Outputs = tensorInfos(ins), tensorInfos(outs)
-	md, err := ort.GetModelMetadataWithOptions(b.ModelPath, opts)
+	m.Inputs, m.Outputs = tensorInfos(ins), tensorInfos(outs)
+	md, err := ort.GetModelMetadataWithOptions(path, opts)
 	if err != nil {
-		return fmt.Errorf("%w: %s: metadata: %s", ErrBundleModelInvalid, b.ModelPath, oneLine(err))
+		return m, fmt.Errorf("%w: %s: metadata: %s", ErrBundleModelInvalid, path, oneLine(err))
 	}
 	defer md.Destroy()
 	keys, err := md.GetCustomMetadataMapKeys()
 	if err != nil {
-		return fmt.Errorf("%w: %s: metadata keys: %s", ErrBundleModelInvalid, b.ModelPath, oneLine(err))
+		return m, fmt.Errorf("%w: %s: metadata keys: %s", ErrBundleModelInvalid, path, oneLine(err))
 	}
-	b.Metadata = make(map[string]string, len(keys))
+	m.Metadata = make(map[string]string, len(keys))
 	for _, k := range keys {
 		v, ok, err := md.LookupCustomMetadataMap(k)
 		if err != nil {
-			return fmt.Errorf("%w: %s: metadata %q: %s", ErrBundleModelInvalid, b.ModelPath, k, oneLine(err))
+			return m, fmt.Errorf("%w: %s: metadata %q: %s", ErrBundleModelInvalid, path, k, oneLine(err))
 		}
 		if ok {
-			b.Metadata[k] = v
+			m.Metadata[k] = v
 		}
 	}
-	return nil
+	return m, nil
 }
 
 func tensorInfos(in []ort.InputOutputInfo) []TensorInfo {

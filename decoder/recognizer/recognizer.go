@@ -33,15 +33,35 @@ type Options struct {
 	Scheduler *onnx.Scheduler
 }
 
+// stream is what the recogniser needs from a model stream: onnx.Streamer
+// (CTC) and onnx.TransducerStreamer provide it.
+type stream interface {
+	Accept(frames []float32) error
+	Finish() error
+	Reset(anchor int64)
+	Close()
+	Calls() int64
+}
+
+// search is what the recogniser needs from a stream's search, for
+// endpointing and for cutting segments: *ctc.Greedy and *transducer.Stream
+// provide it.
+type search interface {
+	Frames() int64
+	TrailingBlanks() int64
+	Words() []decoder.Word
+	Cut() []decoder.Word
+}
+
 // Recognizer is one stream's recogniser. It is not safe for concurrent use.
 // Close it when the stream ends.
 type Recognizer struct {
-	model    *onnx.Model
 	opts     Options
 	ep       endpoint.Options
 	emit     func(decoder.Result)
 	feat     *features.Extractor
-	stream   *onnx.Streamer
+	stream   stream
+	search   search // the stream's search; the same object for its whole life
 	frameDur time.Duration
 	started  bool
 	segment  uint64
@@ -72,6 +92,34 @@ func New(m *onnx.Model, opts Options, emit func(decoder.Result)) (*Recognizer, e
 	if err != nil {
 		return nil, fmt.Errorf("recognizer: %w", err)
 	}
+	return newRecognizer(opts, emit, feat, st, st.Search(), c.Subsampling), nil
+}
+
+// NewTransducer returns a recogniser for an icefall streaming transducer
+// (onnx.OpenTransducer): Kaldi fbank features, the model's search (greedy or
+// modified beam, set when the model was made) and endpointing with the
+// icefall reset, which keeps the encoder states and the decoder context.
+// opts.Scheduler must be nil: transducer streams call the model directly.
+func NewTransducer(m *onnx.TransducerModel, opts Options, emit func(decoder.Result)) (*Recognizer, error) {
+	p := m.Params()
+	if p.FeatureType != "kaldi_fbank" {
+		return nil, fmt.Errorf("%w: %q", ErrFeatures, p.FeatureType)
+	}
+	if opts.Scheduler != nil {
+		return nil, errors.New("recognizer: the scheduler batches CTC models only")
+	}
+	feat, err := features.New(features.KaldiOptions(p.FeatureDim))
+	if err != nil {
+		return nil, fmt.Errorf("recognizer: features: %w", err)
+	}
+	st, err := m.NewStreamer(0)
+	if err != nil {
+		return nil, fmt.Errorf("recognizer: %w", err)
+	}
+	return newRecognizer(opts, emit, feat, st, st.Search(), p.Subsampling), nil
+}
+
+func newRecognizer(opts Options, emit func(decoder.Result), feat *features.Extractor, st stream, se search, subsampling int) *Recognizer {
 	if opts.Track == "" {
 		opts.Track = decoder.TrackVerbatim
 	}
@@ -80,14 +128,14 @@ func New(m *onnx.Model, opts Options, emit func(decoder.Result)) (*Recognizer, e
 		ep = *opts.Endpoint
 	}
 	return &Recognizer{
-		model:    m,
 		opts:     opts,
 		ep:       ep,
 		emit:     emit,
 		feat:     feat,
 		stream:   st,
-		frameDur: time.Duration(c.Subsampling) * 10 * time.Millisecond,
-	}, nil
+		search:   se,
+		frameDur: time.Duration(subsampling) * 10 * time.Millisecond,
+	}
 }
 
 // Accept feeds one frame of audio. A frame marked Discontinuity finalises
@@ -155,7 +203,7 @@ func (r *Recognizer) pump() error {
 	if r.stream.Calls() == calls {
 		return nil
 	}
-	g := r.stream.Search()
+	g := r.search
 	if rule := r.ep.Check(g.Frames(), g.TrailingBlanks(), r.frameDur); rule != 0 {
 		r.final()
 		return nil
@@ -173,7 +221,7 @@ func (r *Recognizer) pump() error {
 
 // final cuts the segment and emits its words as a final result, if any.
 func (r *Recognizer) final() {
-	words := r.stream.Search().Cut()
+	words := r.search.Cut()
 	r.partial = ""
 	if len(words) == 0 {
 		return

@@ -305,9 +305,9 @@ func (h histogram) mean() float64 {
 }
 
 // quantile estimates the q-quantile by linear interpolation inside the
-// bucket that holds it, as Prometheus' histogram_quantile does; a quantile
-// in the +Inf bucket gives the highest finite bound. NaN without
-// observations.
+// bucket that holds it, as Prometheus' histogram_quantile does, except that
+// a quantile in the +Inf bucket is +Inf (above every finite bound). NaN
+// without observations.
 func (h histogram) quantile(q float64) float64 {
 	total := h.total()
 	if total <= 0 {
@@ -319,10 +319,7 @@ func (h histogram) quantile(q float64) float64 {
 			continue
 		}
 		if math.IsInf(b, 1) {
-			if i == 0 {
-				return math.NaN()
-			}
-			return h.bounds[i-1]
+			return b
 		}
 		lower, lowerCum := 0.0, 0.0
 		if i > 0 {

@@ -133,9 +133,24 @@ func TestCounterDeltaAndHistogram(t *testing.T) {
 	if got := h.quantile(0.5); got != 1.5 {
 		t.Errorf("p50 = %v, want 1.5", got)
 	}
-	// rank 3.96 lies in +Inf: the highest finite bound.
-	if got := h.quantile(0.99); got != 2 {
-		t.Errorf("p99 = %v, want 2", got)
+	// rank 3.96 lies in +Inf: above every finite bound.
+	if got := h.quantile(0.99); !math.IsInf(got, 1) {
+		t.Errorf("p99 = %v, want +Inf", got)
+	}
+	for q, want := range map[float64]string{0.5: "1.50 s", 0.99: "> 2 s", 1: "> 2 s"} {
+		if got := fmtLatency(h, q); got != want {
+			t.Errorf("fmtLatency(%v) = %q, want %q", q, got, want)
+		}
+	}
+	if got := fmtLatency(histogramDelta(nil, a, "subtitled_final_latency_seconds"), 1); got != "> 2 s" {
+		t.Errorf("fmtLatency(max) = %q", got)
+	}
+	finite := histogram{bounds: []float64{1, 2, math.Inf(1)}, cum: []float64{1, 2, 2}, count: 2}
+	if got := fmtLatency(finite, 1); got != "≤ 2.00 s" {
+		t.Errorf("fmtLatency(finite max) = %q", got)
+	}
+	if got := fmtLatency(histogram{}, 0.5); got != "-" {
+		t.Errorf("fmtLatency(empty) = %q", got)
 	}
 	if got := h.maxBound(); !math.IsInf(got, 1) {
 		t.Errorf("maxBound = %v, want +Inf", got)

@@ -27,6 +27,7 @@ const (
 	drainMin        = 3 * time.Second
 	drainMax        = 20 * time.Second
 	disturbWindow   = 5 * time.Second // after a reload's checks, still its doing
+	minCPUInterval  = time.Second     // shorter sample intervals print no CPU figure
 )
 
 // sample is one look at the daemon.
@@ -38,6 +39,7 @@ type sample struct {
 	ticks      uint64        // CPU ticks since the previous sample
 	cpuPct     float64       // percent of one core since the previous sample
 	rssKiB     uint64
+	heapMiB    float64 // Go heap in use (go_memstats_heap_inuse_bytes)
 	fds        int
 	goroutines float64
 	cues       float64 // emitted since the daemon started
@@ -64,7 +66,7 @@ type sampler struct {
 	samples       []sample
 }
 
-var csvHeader = []string{"time", "elapsed_s", "phase", "cpu_pct", "rss_mib", "fds", "goroutines",
+var csvHeader = []string{"time", "elapsed_s", "phase", "cpu_pct", "rss_mib", "go_heap_mib", "fds", "goroutines",
 	"cues_total", "dropped_audio_s", "final_latency_mean_s", "ws_clients", "client_connections", "client_cues"}
 
 func (s *sampler) take(ctx context.Context, phase string) (sample, error) {
@@ -75,19 +77,21 @@ func (s *sampler) take(ctx context.Context, phase string) (sample, error) {
 	}
 	sm := sample{at: now, elapsed: now.Sub(s.start), phase: phase, rssKiB: p.rssKiB, fds: p.fds,
 		wall: now.Sub(s.prevAt), ticks: p.ticks - s.prevCPU}
-	if sm.wall > 0 {
+	sm.cpuPct = math.NaN() // too short an interval for the tick resolution
+	if sm.wall >= minCPUInterval {
 		sm.cpuPct = float64(sm.ticks) / clockTicks() / sm.wall.Seconds() * 100
 	}
 	s.prevAt, s.prevCPU = now, p.ticks
 	m, err := s.d.metrics(ctx)
 	if err != nil {
 		sm.metricsErr = err
-		sm.goroutines, sm.wsClients = math.NaN(), math.NaN()
+		sm.goroutines, sm.wsClients, sm.heapMiB = math.NaN(), math.NaN(), math.NaN()
 	} else {
 		s.cues += counterDelta(s.prev, m, "subtitled_cues_total")
 		s.dropped += counterDelta(s.prev, m, "subtitled_audio_dropped_seconds_total")
 		sm.lat = histogramDelta(s.prev, m, "subtitled_final_latency_seconds")
 		sm.goroutines = m.sum("go_goroutines")
+		sm.heapMiB = m.sum("go_memstats_heap_inuse_bytes") / (1 << 20)
 		sm.wsClients = m.sum("subtitled_websocket_clients")
 		s.prev = m
 	}
@@ -115,8 +119,8 @@ func orDash(s string) string {
 }
 
 func (s *sampler) print(sm sample) {
-	line := fmt.Sprintf("%8s %-6s cpu %6.1f%%  rss %7.1f MiB  fds %4d  goroutines %5s  cues %6.0f  dropped %6.1fs  latency %5ss  ws %4s  conns %6d  client cues %7d",
-		sm.elapsed.Round(time.Second), sm.phase, sm.cpuPct, float64(sm.rssKiB)/1024, sm.fds,
+	line := fmt.Sprintf("%8s %-6s cpu %6s%%  rss %7.1f MiB  heap %6s MiB  fds %4d  goroutines %5s  cues %6.0f  dropped %6.1fs  latency %5ss  ws %4s  conns %6d  client cues %7d",
+		sm.elapsed.Round(time.Second), sm.phase, orDash(fmtF(sm.cpuPct, 1)), float64(sm.rssKiB)/1024, orDash(fmtF(sm.heapMiB, 1)), sm.fds,
 		orDash(fmtF(sm.goroutines, 0)), sm.cues, sm.dropped, orDash(fmtF(sm.lat.mean(), 2)),
 		orDash(fmtF(sm.wsClients, 0)), sm.conns, sm.clientCues)
 	if sm.metricsErr != nil {
@@ -126,7 +130,7 @@ func (s *sampler) print(sm sample) {
 	if s.csv != nil {
 		_ = s.csv.Write([]string{
 			sm.at.UTC().Format(time.RFC3339), fmtF(sm.elapsed.Seconds(), 1), sm.phase,
-			fmtF(sm.cpuPct, 1), fmtF(float64(sm.rssKiB)/1024, 1), strconv.Itoa(sm.fds),
+			fmtF(sm.cpuPct, 1), fmtF(float64(sm.rssKiB)/1024, 1), fmtF(sm.heapMiB, 1), strconv.Itoa(sm.fds),
 			fmtF(sm.goroutines, 0), fmtF(sm.cues, 0), fmtF(sm.dropped, 2), fmtF(sm.lat.mean(), 3),
 			fmtF(sm.wsClients, 0), strconv.FormatInt(sm.conns, 10), strconv.FormatInt(sm.clientCues, 10),
 		})
@@ -154,6 +158,8 @@ type result struct {
 	CPUAvgPct        float64 // run phase, percent of one core
 	RSSBase, RSSEnd  uint64  // KiB: end of warm-up, after the clients left
 	RSSMax           uint64
+	HeapBase         float64 // MiB of Go heap in use, same instants
+	HeapEnd          float64
 	GoroutinesBase   float64
 	GoroutinesEnd    float64
 	FDsBase, FDsEnd  int
@@ -318,6 +324,7 @@ loop:
 			fmt.Fprintf(out, "soak: warm-up over: baseline rss %.1f MiB, %s goroutines, %d fds; starting %d clients\n",
 				float64(base.rssKiB)/1024, fmtF(base.goroutines, 0), base.fds, o.clients)
 			phase, runStart = phaseRun, time.Now()
+			sampleT.Reset(o.sample)
 			cl.start(ctx, o.clients)
 			if o.reload > 0 {
 				reloadDone = make(chan struct{})
@@ -368,6 +375,7 @@ loop:
 		}
 		if end, ok := takeSample(phaseDrain); ok {
 			res.RSSBase, res.RSSEnd = base.rssKiB, end.rssKiB
+			res.HeapBase, res.HeapEnd = base.heapMiB, end.heapMiB
 			res.GoroutinesBase, res.GoroutinesEnd = base.goroutines, end.goroutines
 			res.FDsBase, res.FDsEnd = base.fds, end.fds
 		}
@@ -593,6 +601,30 @@ func checkCaptionFiles(dir string) (files, cues int, problems []string) {
 	return files, cues, problems
 }
 
+// fmtLatency writes the q-quantile of h (q = 1: the bound of the highest
+// bucket used), as "> B s" when it lies above the highest finite bound B.
+func fmtLatency(h histogram, q float64) string {
+	v := h.quantile(q)
+	if q >= 1 {
+		v = h.maxBound()
+	}
+	switch {
+	case math.IsNaN(v):
+		return "-"
+	case math.IsInf(v, 1):
+		top := math.NaN()
+		for _, b := range h.bounds {
+			if !math.IsInf(b, 1) {
+				top = b
+			}
+		}
+		return "> " + fmtF(top, 0) + " s"
+	case q >= 1:
+		return "≤ " + fmtF(v, 2) + " s"
+	}
+	return fmtF(v, 2) + " s"
+}
+
 func mib(kib uint64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
 
 func printSummary(w io.Writer, r *result, o options) {
@@ -608,12 +640,13 @@ func printSummary(w io.Writer, r *result, o options) {
 	p("cues emitted:        %.0f during the run", r.Cues)
 	p("CPU:                 %.1f%% of one core on average, %.1f%% per channel", r.CPUAvgPct, r.CPUAvgPct/float64(max(r.Channels, 1)))
 	p("RSS:                 %s after warm-up, %s at the end (%s%%), max %s", mib(r.RSSBase), mib(r.RSSEnd), fmtF(r.RSSGrowthPct(), 1), mib(r.RSSMax))
+	p("Go heap in use:      %s MiB after warm-up, %s MiB at the end", orDash(fmtF(r.HeapBase, 1)), orDash(fmtF(r.HeapEnd, 1)))
 	p("goroutines:          %s after warm-up, %s after the clients left", orDash(fmtF(r.GoroutinesBase, 0)), orDash(fmtF(r.GoroutinesEnd, 0)))
 	p("open files:          %d after warm-up, %d after the clients left", r.FDsBase, r.FDsEnd)
 	p("dropped audio:       %.1f s during the run (%.1f s during warm-up)", r.DroppedRun, r.DroppedWarmup)
-	p("final latency:       mean %ss, p50 %ss, p95 %ss, p99 %ss, max ≤ %ss (histogram), highest %s mean %ss; %.0f cues",
-		orDash(fmtF(r.Latency.mean(), 2)), orDash(fmtF(r.Latency.quantile(0.5), 2)), orDash(fmtF(r.Latency.quantile(0.95), 2)),
-		orDash(fmtF(r.Latency.quantile(0.99), 2)), orDash(fmtF(r.Latency.maxBound(), 2)), o.sample, orDash(fmtF(r.LatencyMeanMax, 2)), r.Latency.count)
+	lat := func(q float64) string { return fmtLatency(r.Latency, q) }
+	p("final latency:       mean %ss, p50 %s, p95 %s, p99 %s, max %s (from the histogram); highest %s mean %ss; %.0f cues",
+		orDash(fmtF(r.Latency.mean(), 2)), lat(0.5), lat(0.95), lat(0.99), lat(1), o.sample, orDash(fmtF(r.LatencyMeanMax, 2)), r.Latency.count)
 	p("shutdown:            exit %d after %s", r.ExitCode, r.ExitTook.Round(time.Millisecond))
 	p("caption files:       %d, %d cues", r.CaptionFiles, r.CaptionFileCues)
 	p("load average:        %s before, %s after", r.LoadBefore, r.LoadAfter)

@@ -1,0 +1,913 @@
+package onnx
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/subtitled/subtitled/decoder/ctc"
+	"github.com/subtitled/subtitled/decoder/transducer"
+)
+
+// icefall transducer constants (reference MODEL-CONTRACT §1, §3.1).
+const (
+	icefallFeatureDim  = 80
+	icefallSubsampling = 4
+	// DefaultTailPadding is the number of silent feature frames a
+	// TransducerStreamer appends at Finish: 0.66 s, as sherpa-onnx's examples.
+	DefaultTailPadding = 66
+)
+
+// StateInfo describes one encoder state tensor: its session name, dtype, its
+// shape with the batch axis set to 1, and the batch axis.
+type StateInfo struct {
+	Name      string
+	DType     string // "float32" or "int64"
+	Shape     []int64
+	BatchAxis int
+}
+
+// Elements is the number of values per stream.
+func (s StateInfo) Elements() int64 {
+	n := int64(1)
+	for _, d := range s.Shape {
+		n *= d
+	}
+	return n
+}
+
+// TransducerParams are the streaming parameters of an icefall transducer,
+// read from its metadata and checked against its sessions.
+type TransducerParams struct {
+	Family      string // FamilyZipformer2, FamilyZipformer or FamilyLSTM
+	FeatureType string // "kaldi_fbank"
+	FeatureDim  int    // 80
+	SampleRate  int    // 16000
+	ChunkFrames int    // T: feature frames per encoder call
+	ChunkShift  int    // decode_chunk_len: frames the window advances per call
+	Subsampling int    // 4
+	OutFrames   int    // T' = ChunkShift / Subsampling encoder frames per call
+	ContextSize int    // decoder context C
+	VocabSize   int    // V
+	JoinerDim   int    // J
+	BlankID     int    // 0
+	UnkID       int    // <unk>, treated as blank; -1 when absent
+	PadValue    float32
+	States      []StateInfo
+	// MaxBatch is 1 when the encoder was exported with a fixed batch of 1, else 0 (any).
+	MaxBatch int
+}
+
+// StateBytes is the size of one stream's encoder state.
+func (p TransducerParams) StateBytes() int64 {
+	var n int64
+	for _, s := range p.States {
+		n += s.Elements() * map[string]int64{"float32": 4, "int64": 8}[s.DType]
+	}
+	return n
+}
+
+// TransducerBundle is an opened and validated icefall transducer bundle.
+type TransducerBundle struct {
+	Dir        string
+	Config     BundleConfig // name and language; model is not used
+	Family     string
+	TokensPath string
+	Tokens     *ctc.Tokens
+	Encoder    ModelIO
+	Decoder    ModelIO
+	Joiner     ModelIO
+	Params     TransducerParams
+}
+
+// Name is the bundle's display name: bundle.yaml name, else the directory name.
+func (b *TransducerBundle) Name() string {
+	if b.Config.Name != "" {
+		return b.Config.Name
+	}
+	return filepath.Base(b.Dir)
+}
+
+// Describe lists the three files' inputs, outputs and metadata keys.
+func (b *TransducerBundle) Describe() string {
+	return b.Encoder.Describe() + " | " + b.Decoder.Describe() + " | " + b.Joiner.Describe()
+}
+
+// OpenTransducer opens the icefall streaming transducer bundle in dir
+// (zipformer2, zipformer v1 or LSTM, found by DetectFamily): tokens.txt, and
+// the encoder's, decoder's and joiner's inputs, outputs and metadata, checked
+// against the family's contract (MODEL-CONTRACT §1.1-§1.4, §1.10). Errors
+// wrap the sentinels of OpenBundle and say what was found.
+func OpenTransducer(dir string) (*TransducerBundle, error) {
+	det, err := DetectFamily(dir)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !det.Transducer:
+		return nil, fmt.Errorf("%w: %s holds a %s model, not a transducer (open it with OpenBundle)", ErrUnsupportedModel, dir, det.Family)
+	case !det.Supported:
+		return nil, fmt.Errorf("%w: %s is a %s transducer, which this build detects but does not run (%s)",
+			ErrUnsupportedModel, dir, det.Family, det.Describe())
+	}
+	b := &TransducerBundle{Dir: dir, Family: det.Family, Encoder: det.Encoder, Decoder: det.Decoder, Joiner: det.Joiner}
+	if err := readBundleConfig(filepath.Join(dir, "bundle.yaml"), &b.Config); err != nil {
+		return nil, err
+	}
+	b.TokensPath = bundlePath(dir, b.Config.Tokens)
+	if err := isFile(b.TokensPath); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBundleTokensMissing, b.TokensPath, err)
+	}
+	if b.Tokens, err = ctc.LoadTokens(b.TokensPath); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBundleTokens, err)
+	}
+	if err := b.validate(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// contractError builds one ErrBundleContract error naming the file and what
+// was found in all three.
+func (b *TransducerBundle) contractError(m ModelIO, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s (%s)", ErrBundleContract, m.Path, fmt.Sprintf(format, args...), b.Describe())
+}
+
+func (b *TransducerBundle) metaInt(m ModelIO, key string) (int, error) {
+	v, ok := m.Metadata[key]
+	if !ok {
+		return 0, b.contractError(m, "metadata %s is missing", key)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, b.contractError(m, "metadata %s=%q is not an integer", key, v)
+	}
+	return n, nil
+}
+
+// metaInts parses a comma-separated list of positive integers.
+func (b *TransducerBundle) metaInts(m ModelIO, key string) ([]int, error) {
+	v, ok := m.Metadata[key]
+	if !ok {
+		return nil, b.contractError(m, "metadata %s is missing", key)
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, b.contractError(m, "metadata %s=%q: %q is not a positive integer", key, v, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (b *TransducerBundle) validate() error {
+	p := TransducerParams{Family: b.Family, FeatureType: "kaldi_fbank", FeatureDim: icefallFeatureDim,
+		SampleRate: 16000, Subsampling: icefallSubsampling, BlankID: transducer.BlankID, UnkID: -1,
+		PadValue: DefaultPadValue}
+	if id, ok := b.Tokens.Lookup("<unk>"); ok {
+		p.UnkID = id
+	}
+	V := b.Tokens.Len()
+	enc, dec, join := b.Encoder, b.Decoder, b.Joiner
+	var err error
+
+	// Decoder: y int64 [N, C] → decoder_out float32 [N, J].
+	if p.ContextSize, err = b.metaInt(dec, "context_size"); err != nil {
+		return err
+	}
+	if p.ContextSize < 1 || p.ContextSize > 16 {
+		return b.contractError(dec, "context_size %d outside 1..16", p.ContextSize)
+	}
+	if len(dec.Inputs) != 1 || dec.Inputs[0].DType != "int64" || len(dec.Inputs[0].Shape) != 2 {
+		return b.contractError(dec, "want one input y int64 [N, context_size]")
+	}
+	if d := dec.Inputs[0].Shape[1]; d >= 0 && d != int64(p.ContextSize) {
+		return b.contractError(dec, "input %s has context %d but context_size is %d", dec.Inputs[0], d, p.ContextSize)
+	}
+	if len(dec.Outputs) != 1 || dec.Outputs[0].DType != "float32" || len(dec.Outputs[0].Shape) != 2 {
+		return b.contractError(dec, "want one output decoder_out float32 [N, joiner_dim]")
+	}
+	if v, ok := dec.Metadata["vocab_size"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n != V {
+			return b.contractError(dec, "vocab_size=%q does not match the %d tokens of %s", v, V, b.TokensPath)
+		}
+	}
+
+	// Joiner: encoder_out, decoder_out float32 [N, J] → logit float32 [N, V].
+	if len(join.Inputs) != 2 || len(join.Outputs) != 1 {
+		return b.contractError(join, "want inputs encoder_out, decoder_out and one output logit")
+	}
+	for _, t := range append(append([]TensorInfo(nil), join.Inputs...), join.Outputs...) {
+		if t.DType != "float32" || len(t.Shape) != 2 {
+			return b.contractError(join, "%s must be float32 [N, dim]", t)
+		}
+	}
+	if v := join.Outputs[0].Shape[1]; v >= 0 && v != int64(V) {
+		if v > int64(V) {
+			return b.contractError(join, "output %s scores %d tokens but %s has %d: token ids %d..%d would have no symbol",
+				join.Outputs[0], v, b.TokensPath, V, V, v-1)
+		}
+		return b.contractError(join, "output %s scores %d tokens but %s has %d", join.Outputs[0], v, b.TokensPath, V)
+	}
+	p.VocabSize = V
+
+	// Encoder: x float32 [N, T, 80] → encoder_out float32 [N, T', J], states.
+	if len(enc.Inputs) < 1 || len(enc.Outputs) < 1 {
+		return b.contractError(enc, "want input x and output encoder_out")
+	}
+	if f := enc.Metadata["feature"]; f != "" {
+		return b.contractError(enc, "feature=%q features are not supported (want Kaldi fbank)", f)
+	}
+	if p.ChunkShift, err = b.metaInt(enc, "decode_chunk_len"); err != nil {
+		return err
+	}
+	if p.ChunkFrames, err = b.metaInt(enc, "T"); err != nil {
+		return err
+	}
+	switch {
+	case p.ChunkShift < p.Subsampling || p.ChunkShift%p.Subsampling != 0:
+		return b.contractError(enc, "decode_chunk_len %d is not a positive multiple of %d", p.ChunkShift, p.Subsampling)
+	case p.ChunkFrames < p.ChunkShift || p.ChunkFrames > 100*p.ChunkShift:
+		return b.contractError(enc, "T %d is not between decode_chunk_len %d and 100×", p.ChunkFrames, p.ChunkShift)
+	}
+	p.OutFrames = p.ChunkShift / p.Subsampling
+	x, out := enc.Inputs[0], enc.Outputs[0]
+	if x.DType != "float32" || len(x.Shape) != 3 {
+		return b.contractError(enc, "input 0 %s must be float32 [N, T, %d]", x, p.FeatureDim)
+	}
+	if x.Shape[2] != int64(p.FeatureDim) {
+		return b.contractError(enc, "input 0 %s takes %d-bin features, but icefall models take %d-bin Kaldi fbank", x, x.Shape[2], p.FeatureDim)
+	}
+	if x.Shape[1] >= 0 && x.Shape[1] != int64(p.ChunkFrames) {
+		return b.contractError(enc, "input 0 %s takes %d frames but metadata T is %d", x, x.Shape[1], p.ChunkFrames)
+	}
+	if out.DType != "float32" || len(out.Shape) != 3 {
+		return b.contractError(enc, "output 0 %s must be float32 [N, T', joiner_dim]", out)
+	}
+	if out.Shape[1] >= 0 && out.Shape[1] != int64(p.OutFrames) {
+		return b.contractError(enc, "output 0 %s has %d frames per call, want decode_chunk_len/%d = %d", out, out.Shape[1], p.Subsampling, p.OutFrames)
+	}
+
+	// One joiner dim J everywhere it is declared.
+	dims := []struct {
+		m    ModelIO
+		what string
+		d    int64
+	}{
+		{enc, "encoder output 0 " + out.String(), out.Shape[2]},
+		{dec, "decoder output 0 " + dec.Outputs[0].String(), dec.Outputs[0].Shape[1]},
+		{join, "joiner input 0 " + join.Inputs[0].String(), join.Inputs[0].Shape[1]},
+		{join, "joiner input 1 " + join.Inputs[1].String(), join.Inputs[1].Shape[1]},
+	}
+	if v, ok := join.Metadata["joiner_dim"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 {
+			return b.contractError(join, "metadata joiner_dim=%q is not a positive integer", v)
+		}
+		p.JoinerDim = n
+	}
+	for _, d := range dims {
+		switch {
+		case d.d < 0:
+		case p.JoinerDim == 0:
+			p.JoinerDim = int(d.d)
+		case d.d != int64(p.JoinerDim):
+			return b.contractError(d.m, "%s has width %d but the joiner dim is %d", d.what, d.d, p.JoinerDim)
+		}
+	}
+	if p.JoinerDim < 1 {
+		return b.contractError(join, "the joiner dim is not declared (no joiner_dim metadata, all dims dynamic)")
+	}
+
+	// States, by position.
+	want, err := b.stateLayout(p)
+	if err != nil {
+		return err
+	}
+	ins, outs := enc.Inputs[1:], enc.Outputs[1:]
+	if len(ins) != len(want) || len(outs) != len(want) {
+		return b.contractError(enc, "the encoder has %d state inputs and %d state outputs, but its %s metadata gives %d states (%s)",
+			len(ins), len(outs), b.Family, len(want), missingState(want, ins, outs))
+	}
+	for j, w := range want {
+		in, o := ins[j], outs[j]
+		if in.DType != w.DType || o.DType != w.DType {
+			return b.contractError(enc, "state %d: input %s / output %s must be %s (%s)", j+1, in, o, w.DType, w.Name)
+		}
+		if len(in.Shape) != len(w.Shape) || len(o.Shape) != len(w.Shape) {
+			return b.contractError(enc, "state %d: input %s / output %s must have rank %d like %s%s", j+1, in, o, len(w.Shape), w.Name, shapeString(w))
+		}
+		for d := range w.Shape {
+			if d == w.BatchAxis {
+				if in.Shape[d] > 1 || o.Shape[d] > 1 {
+					return b.contractError(enc, "state %d %s: batch axis %d has fixed size %d (want dynamic or 1)", j+1, in, d, max(in.Shape[d], o.Shape[d]))
+				}
+				if in.Shape[d] == 1 || o.Shape[d] == 1 {
+					p.MaxBatch = 1
+				}
+				continue
+			}
+			if (in.Shape[d] >= 0 && in.Shape[d] != w.Shape[d]) || (o.Shape[d] >= 0 && o.Shape[d] != w.Shape[d]) {
+				return b.contractError(enc, "state %d: input %s / output %s do not match %s%s, derived from the metadata",
+					j+1, in, o, w.Name, shapeString(w))
+			}
+		}
+		w.Name = in.Name
+		want[j] = w
+	}
+	if x.Shape[0] == 1 || out.Shape[0] == 1 {
+		p.MaxBatch = 1
+	}
+	p.States = want
+	b.Params = p
+	return nil
+}
+
+// shapeString writes a state shape with N at its batch axis.
+func shapeString(s StateInfo) string {
+	dims := make([]string, len(s.Shape))
+	for i, d := range s.Shape {
+		if i == s.BatchAxis {
+			dims[i] = "N"
+		} else {
+			dims[i] = strconv.FormatInt(d, 10)
+		}
+	}
+	return "[" + strings.Join(dims, ",") + "]"
+}
+
+// missingState names the first expected state without an input or output.
+func missingState(want []StateInfo, ins, outs []TensorInfo) string {
+	has := func(ts []TensorInfo, name string) bool {
+		for _, t := range ts {
+			if t.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	for _, w := range want {
+		if !has(ins, w.Name) {
+			return "no input " + w.Name
+		}
+		if !has(outs, "new_"+w.Name) {
+			return "no output new_" + w.Name
+		}
+	}
+	return "extra states"
+}
+
+// stateLayout derives the encoder's state list from its metadata
+// (MODEL-CONTRACT §1.2-§1.4), with the batch dim set to 1.
+func (b *TransducerBundle) stateLayout(p TransducerParams) ([]StateInfo, error) {
+	enc := b.Encoder
+	var out []StateInfo
+	add := func(name, dtype string, axis int, shape ...int) {
+		s := StateInfo{Name: name, DType: dtype, BatchAxis: axis}
+		for _, d := range shape {
+			s.Shape = append(s.Shape, int64(d))
+		}
+		out = append(out, s)
+	}
+	lists := func(keys ...string) ([][]int, error) {
+		var ls [][]int
+		for _, k := range keys {
+			l, err := b.metaInts(enc, k)
+			if err != nil {
+				return nil, err
+			}
+			if len(ls) > 0 && len(l) != len(ls[0]) {
+				return nil, b.contractError(enc, "metadata %s lists %d stacks but %s lists %d", k, len(l), keys[0], len(ls[0]))
+			}
+			ls = append(ls, l)
+		}
+		return ls, nil
+	}
+	switch b.Family {
+	case FamilyZipformer2:
+		ls, err := lists("num_encoder_layers", "encoder_dims", "cnn_module_kernels", "left_context_len",
+			"query_head_dims", "value_head_dims", "num_heads")
+		if err != nil {
+			return nil, err
+		}
+		layers, dims, kernels, left, qhd, vhd, heads := ls[0], ls[1], ls[2], ls[3], ls[4], ls[5], ls[6]
+		k := 0
+		for s, n := range layers {
+			for range n {
+				add(fmt.Sprintf("cached_key_%d", k), "float32", 1, left[s], 1, qhd[s]*heads[s])
+				add(fmt.Sprintf("cached_nonlin_attn_%d", k), "float32", 1, 1, 1, left[s], 3*dims[s]/4)
+				add(fmt.Sprintf("cached_val1_%d", k), "float32", 1, left[s], 1, vhd[s]*heads[s])
+				add(fmt.Sprintf("cached_val2_%d", k), "float32", 1, left[s], 1, vhd[s]*heads[s])
+				add(fmt.Sprintf("cached_conv1_%d", k), "float32", 0, 1, dims[s], kernels[s]/2)
+				add(fmt.Sprintf("cached_conv2_%d", k), "float32", 0, 1, dims[s], kernels[s]/2)
+				k++
+			}
+		}
+		add("embed_states", "float32", 0, 1, 128, 3, ((p.FeatureDim-1)/2-1)/2)
+		add("processed_lens", "int64", 0, 1)
+	case FamilyZipformer:
+		ls, err := lists("num_encoder_layers", "encoder_dims", "attention_dims", "cnn_module_kernels", "left_context_len")
+		if err != nil {
+			return nil, err
+		}
+		layers, dims, att, kernels, left := ls[0], ls[1], ls[2], ls[3], ls[4]
+		for s := range layers {
+			add(fmt.Sprintf("cached_len_%d", s), "int64", 1, layers[s], 1)
+		}
+		for s := range layers {
+			add(fmt.Sprintf("cached_avg_%d", s), "float32", 1, layers[s], 1, dims[s])
+		}
+		for s := range layers {
+			add(fmt.Sprintf("cached_key_%d", s), "float32", 2, layers[s], left[s], 1, att[s])
+		}
+		for s := range layers {
+			add(fmt.Sprintf("cached_val_%d", s), "float32", 2, layers[s], left[s], 1, att[s]/2)
+		}
+		for s := range layers {
+			add(fmt.Sprintf("cached_val2_%d", s), "float32", 2, layers[s], left[s], 1, att[s]/2)
+		}
+		for s := range layers {
+			add(fmt.Sprintf("cached_conv1_%d", s), "float32", 1, layers[s], 1, dims[s], kernels[s]-1)
+		}
+		for s := range layers {
+			add(fmt.Sprintf("cached_conv2_%d", s), "float32", 1, layers[s], 1, dims[s], kernels[s]-1)
+		}
+	case FamilyLSTM:
+		var n, d, h int
+		var err error
+		if n, err = b.metaInt(enc, "num_encoder_layers"); err != nil {
+			return nil, err
+		}
+		if d, err = b.metaInt(enc, "d_model"); err != nil {
+			return nil, err
+		}
+		if h, err = b.metaInt(enc, "rnn_hidden_size"); err != nil {
+			return nil, err
+		}
+		if n < 1 || d < 1 || h < 1 {
+			return nil, b.contractError(enc, "num_encoder_layers %d, d_model %d, rnn_hidden_size %d must be positive", n, d, h)
+		}
+		add("state0", "float32", 1, n, 1, d)
+		add("state1", "float32", 1, n, 1, h)
+	default:
+		return nil, fmt.Errorf("%w: %s", ErrUnsupportedModel, b.Family)
+	}
+	for _, s := range out {
+		if s.Elements() < 1 || s.Elements() > 1<<28 {
+			return nil, b.contractError(enc, "state %s%s from the metadata is empty or too large", s.Name, shapeString(s))
+		}
+	}
+	return out, nil
+}
+
+// TransducerOptions configure a TransducerModel.
+type TransducerOptions struct {
+	Options
+	// Search configures greedy or modified beam search.
+	Search transducer.Options
+	// TailPadding is the number of silent feature frames a streamer appends
+	// at Finish (0: DefaultTailPadding); at least T frames are appended.
+	TailPadding int
+}
+
+// TransducerModel runs an icefall transducer: one ONNX Runtime session each
+// for the encoder, the decoder and the joiner. Its methods may be called
+// from several goroutines; calls are serialised. It implements
+// transducer.Net.
+type TransducerModel struct {
+	b       *TransducerBundle
+	p       TransducerParams
+	enc     *ort.DynamicAdvancedSession
+	dec     *ort.DynamicAdvancedSession
+	join    *ort.DynamicAdvancedSession
+	states  []stateSpec
+	search  *transducer.Searcher
+	tailPad int
+
+	mu      sync.Mutex
+	encIO   map[int]*encoderIO
+	decIO   map[int]*rowsIO
+	joinIO  map[int]*rowsIO
+	closed  bool
+	encRuns int64
+}
+
+// encoderIO holds the encoder tensors of one batch size.
+type encoderIO struct {
+	x, out  *ort.Tensor[float32]
+	f32     []*ort.Tensor[float32] // state inputs (nil for int64 states)
+	f32Next []*ort.Tensor[float32]
+	i64     []*ort.Tensor[int64]
+	i64Next []*ort.Tensor[int64]
+	in, o   []ort.Value
+}
+
+// rowsIO holds the decoder or joiner tensors of one row count.
+type rowsIO struct {
+	y      *ort.Tensor[int64]   // decoder input
+	a, b   *ort.Tensor[float32] // joiner inputs
+	out    *ort.Tensor[float32]
+	in, os []ort.Value
+}
+
+func destroyValues(vs ...[]ort.Value) {
+	for _, l := range vs {
+		for _, v := range l {
+			v.Destroy()
+		}
+	}
+}
+
+// NewTransducerModel creates the three sessions of the bundle.
+func NewTransducerModel(b *TransducerBundle, opts TransducerOptions) (*TransducerModel, error) {
+	if b == nil || b.Params.Family == "" {
+		return nil, errors.New("onnx: NewTransducerModel needs a bundle from OpenTransducer")
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("onnx: session options: %w", err)
+	}
+	defer so.Destroy()
+	threads := max(opts.Threads, 1)
+	if err := so.SetIntraOpNumThreads(threads); err != nil {
+		return nil, fmt.Errorf("onnx: intra-op threads %d: %w", threads, err)
+	}
+	if err := so.SetInterOpNumThreads(1); err != nil {
+		return nil, fmt.Errorf("onnx: inter-op threads: %w", err)
+	}
+	if err := configureDevice(so, opts.Device); err != nil {
+		return nil, err
+	}
+	m := &TransducerModel{b: b, p: b.Params, encIO: map[int]*encoderIO{}, decIO: map[int]*rowsIO{}, joinIO: map[int]*rowsIO{}}
+	m.tailPad = opts.TailPadding
+	if m.tailPad <= 0 {
+		m.tailPad = DefaultTailPadding
+	}
+	m.tailPad = max(m.tailPad, m.p.ChunkFrames)
+	opts.Search.Subsampling = m.p.Subsampling
+	if m.search, err = transducer.New(m, b.Tokens, opts.Search); err != nil {
+		return nil, err
+	}
+	open := func(mio ModelIO) (*ort.DynamicAdvancedSession, error) {
+		names := func(ts []TensorInfo) []string {
+			out := make([]string, len(ts))
+			for i, t := range ts {
+				out[i] = t.Name
+			}
+			return out
+		}
+		s, err := ort.NewDynamicAdvancedSession(mio.Path, names(mio.Inputs), names(mio.Outputs), so)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %s", ErrBundleModelInvalid, mio.Path, oneLine(err))
+		}
+		return s, nil
+	}
+	if m.enc, err = open(b.Encoder); err != nil {
+		return nil, err
+	}
+	if m.dec, err = open(b.Decoder); err != nil {
+		m.enc.Destroy()
+		return nil, err
+	}
+	if m.join, err = open(b.Joiner); err != nil {
+		m.enc.Destroy()
+		m.dec.Destroy()
+		return nil, err
+	}
+	for _, s := range m.p.States {
+		sp := stateSpec{shape: append([]int64(nil), s.Shape...), axis: s.BatchAxis, outer: 1, inner: 1}
+		for d, n := range sp.shape {
+			switch {
+			case d < sp.axis:
+				sp.outer *= int(n)
+			case d > sp.axis:
+				sp.inner *= int(n)
+			}
+		}
+		sp.size = sp.outer * sp.inner
+		m.states = append(m.states, sp)
+	}
+	return m, nil
+}
+
+// Bundle returns the bundle the model was made from.
+func (m *TransducerModel) Bundle() *TransducerBundle { return m.b }
+
+// Params returns the model's streaming parameters.
+func (m *TransducerModel) Params() TransducerParams { return m.p }
+
+// Searcher returns the model's search.
+func (m *TransducerModel) Searcher() *transducer.Searcher { return m.search }
+
+// ContextSize is the decoder context C (transducer.Net).
+func (m *TransducerModel) ContextSize() int { return m.p.ContextSize }
+
+// VocabSize is V (transducer.Net).
+func (m *TransducerModel) VocabSize() int { return m.p.VocabSize }
+
+// JoinerDim is J (transducer.Net).
+func (m *TransducerModel) JoinerDim() int { return m.p.JoinerDim }
+
+// EncoderCalls is the number of encoder calls made.
+func (m *TransducerModel) EncoderCalls() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.encRuns
+}
+
+// Close releases the sessions and tensors. Later calls fail with ErrClosed.
+func (m *TransducerModel) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	m.dropTensors()
+	return errors.Join(m.enc.Destroy(), m.dec.Destroy(), m.join.Destroy())
+}
+
+func (m *TransducerModel) dropTensors() {
+	for n, io := range m.encIO {
+		destroyValues(io.in, io.o)
+		delete(m.encIO, n)
+	}
+	for _, c := range []map[int]*rowsIO{m.decIO, m.joinIO} {
+		for n, io := range c {
+			destroyValues(io.in, io.os)
+			delete(c, n)
+		}
+	}
+}
+
+// EncoderState is the encoder state of one stream, zero at the start, plus
+// a buffer for its latest encoder output.
+type EncoderState struct {
+	m   *TransducerModel
+	f32 [][]float32 // per state; nil for int64 states
+	i64 [][]int64   // per state; nil for float32 states
+	out []float32   // [T'][J]
+}
+
+// NewEncoderState returns a zeroed state for one stream.
+func (m *TransducerModel) NewEncoderState() *EncoderState {
+	s := &EncoderState{m: m, f32: make([][]float32, len(m.states)), i64: make([][]int64, len(m.states)),
+		out: make([]float32, m.p.OutFrames*m.p.JoinerDim)}
+	for j, sp := range m.states {
+		if m.p.States[j].DType == "int64" {
+			s.i64[j] = make([]int64, sp.size)
+		} else {
+			s.f32[j] = make([]float32, sp.size)
+		}
+	}
+	return s
+}
+
+// Reset zeroes the state, as at the start of a stream.
+func (s *EncoderState) Reset() {
+	for j := range s.f32 {
+		clear(s.f32[j])
+		clear(s.i64[j])
+	}
+	clear(s.out)
+}
+
+// encoderBatch returns the encoder tensors for n streams.
+func (m *TransducerModel) encoderBatch(n int) (*encoderIO, error) {
+	if io, ok := m.encIO[n]; ok {
+		return io, nil
+	}
+	if len(m.encIO) >= maxCachedBatches {
+		for k, io := range m.encIO {
+			destroyValues(io.in, io.o)
+			delete(m.encIO, k)
+		}
+	}
+	io := &encoderIO{}
+	fail := func(err error) (*encoderIO, error) {
+		destroyValues(io.in, io.o)
+		return nil, fmt.Errorf("onnx: encoder tensors for batch %d: %w", n, err)
+	}
+	N := int64(n)
+	var err error
+	if io.x, err = ort.NewEmptyTensor[float32](ort.NewShape(N, int64(m.p.ChunkFrames), int64(m.p.FeatureDim))); err != nil {
+		return fail(err)
+	}
+	io.in = append(io.in, io.x)
+	if io.out, err = ort.NewEmptyTensor[float32](ort.NewShape(N, int64(m.p.OutFrames), int64(m.p.JoinerDim))); err != nil {
+		return fail(err)
+	}
+	io.o = append(io.o, io.out)
+	for j, sp := range m.states {
+		shape := ort.Shape(append([]int64(nil), sp.shape...))
+		shape[sp.axis] = N
+		var out ort.Value
+		var fi, fo *ort.Tensor[float32]
+		var ii, iout *ort.Tensor[int64]
+		if m.p.States[j].DType == "int64" {
+			if ii, err = ort.NewEmptyTensor[int64](shape); err != nil {
+				return fail(err)
+			}
+			io.in = append(io.in, ii)
+			if iout, err = ort.NewEmptyTensor[int64](shape); err != nil {
+				return fail(err)
+			}
+			out = iout
+		} else {
+			if fi, err = ort.NewEmptyTensor[float32](shape); err != nil {
+				return fail(err)
+			}
+			io.in = append(io.in, fi)
+			if fo, err = ort.NewEmptyTensor[float32](shape); err != nil {
+				return fail(err)
+			}
+			out = fo
+		}
+		io.o = append(io.o, out)
+		io.f32, io.f32Next = append(io.f32, fi), append(io.f32Next, fo)
+		io.i64, io.i64Next = append(io.i64, ii), append(io.i64Next, iout)
+	}
+	m.encIO[n] = io
+	return io, nil
+}
+
+// RunEncoder makes one encoder call for len(states) streams. x holds their
+// feature windows, [N,T,80] flattened. The states are stacked along each
+// state's batch axis, and the new states are scattered back into them. It
+// returns each stream's encoder output, [T'][J] flattened; these slices
+// belong to the EncoderState and are overwritten by its next call.
+func (m *TransducerModel) RunEncoder(x []float32, states []*EncoderState) ([][]float32, error) {
+	n := len(states)
+	w := m.p.ChunkFrames * m.p.FeatureDim
+	if n > 0 && len(x) != n*w {
+		return nil, fmt.Errorf("%w: x has %d values, want %d streams × %d frames × %d bins = %d",
+			ErrBatch, len(x), n, m.p.ChunkFrames, m.p.FeatureDim, n*w)
+	}
+	return m.runEncoder(states, func(dst []float32) { copy(dst, x) })
+}
+
+func (m *TransducerModel) runEncoder(states []*EncoderState, fill func(x []float32)) ([][]float32, error) {
+	n := len(states)
+	switch {
+	case n == 0:
+		return nil, fmt.Errorf("%w: no streams", ErrBatch)
+	case m.p.MaxBatch > 0 && n > m.p.MaxBatch:
+		return nil, fmt.Errorf("%w: %d streams but the encoder takes at most %d", ErrBatch, n, m.p.MaxBatch)
+	}
+	for i, s := range states {
+		if s == nil || s.m != m {
+			return nil, fmt.Errorf("%w: state %d does not belong to this model", ErrBatch, i)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	io, err := m.encoderBatch(n)
+	if err != nil {
+		return nil, err
+	}
+	fill(io.x.GetData())
+	for j, sp := range m.states {
+		if io.f32[j] != nil {
+			dst := io.f32[j].GetData()
+			for i, s := range states {
+				stack(dst, s.f32[j], sp, n, i)
+			}
+		} else {
+			dst := io.i64[j].GetData()
+			for i, s := range states {
+				stack(dst, s.i64[j], sp, n, i)
+			}
+		}
+	}
+	if err := m.enc.Run(io.in, io.o); err != nil {
+		return nil, fmt.Errorf("onnx: %s: run (batch %d): %s", m.b.Encoder.Path, n, oneLine(err))
+	}
+	m.encRuns++
+	eo := io.out.GetData()
+	per := m.p.OutFrames * m.p.JoinerDim
+	out := make([][]float32, n)
+	for i, s := range states {
+		copy(s.out, eo[i*per:(i+1)*per])
+		out[i] = s.out
+	}
+	for j, sp := range m.states {
+		if io.f32Next[j] != nil {
+			src := io.f32Next[j].GetData()
+			for i, s := range states {
+				scatter(s.f32[j], src, sp, n, i)
+			}
+		} else {
+			src := io.i64Next[j].GetData()
+			for i, s := range states {
+				scatter(s.i64[j], src, sp, n, i)
+			}
+		}
+	}
+	return out, nil
+}
+
+// rows returns the cached decoder or joiner tensors for n rows.
+func (m *TransducerModel) rows(cache map[int]*rowsIO, n int, decoder bool) (*rowsIO, error) {
+	if io, ok := cache[n]; ok {
+		return io, nil
+	}
+	if len(cache) >= maxCachedBatches {
+		for k, io := range cache {
+			destroyValues(io.in, io.os)
+			delete(cache, k)
+		}
+	}
+	io := &rowsIO{}
+	fail := func(err error) (*rowsIO, error) {
+		destroyValues(io.in, io.os)
+		return nil, fmt.Errorf("onnx: tensors for %d rows: %w", n, err)
+	}
+	N, J := int64(n), int64(m.p.JoinerDim)
+	var err error
+	if decoder {
+		if io.y, err = ort.NewEmptyTensor[int64](ort.NewShape(N, int64(m.p.ContextSize))); err != nil {
+			return fail(err)
+		}
+		io.in = append(io.in, io.y)
+		if io.out, err = ort.NewEmptyTensor[float32](ort.NewShape(N, J)); err != nil {
+			return fail(err)
+		}
+	} else {
+		if io.a, err = ort.NewEmptyTensor[float32](ort.NewShape(N, J)); err != nil {
+			return fail(err)
+		}
+		io.in = append(io.in, io.a)
+		if io.b, err = ort.NewEmptyTensor[float32](ort.NewShape(N, J)); err != nil {
+			return fail(err)
+		}
+		io.in = append(io.in, io.b)
+		if io.out, err = ort.NewEmptyTensor[float32](ort.NewShape(N, int64(m.p.VocabSize))); err != nil {
+			return fail(err)
+		}
+	}
+	io.os = append(io.os, io.out)
+	cache[n] = io
+	return io, nil
+}
+
+// RunDecoder runs the decoder on len(ctx)/C contexts (transducer.Net) and
+// writes [rows][J] into out.
+func (m *TransducerModel) RunDecoder(ctx []int64, out []float32) error {
+	C, J := m.p.ContextSize, m.p.JoinerDim
+	n := len(ctx) / C
+	if n == 0 || len(ctx) != n*C || len(out) != n*J {
+		return fmt.Errorf("%w: decoder: %d context ids and %d outputs for C=%d, J=%d", ErrBatch, len(ctx), len(out), C, J)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	io, err := m.rows(m.decIO, n, true)
+	if err != nil {
+		return err
+	}
+	copy(io.y.GetData(), ctx)
+	if err := m.dec.Run(io.in, io.os); err != nil {
+		return fmt.Errorf("onnx: %s: run (%d rows): %s", m.b.Decoder.Path, n, oneLine(err))
+	}
+	copy(out, io.out.GetData())
+	return nil
+}
+
+// RunJoiner runs the joiner on rows (encoder frame, decoder output) pairs
+// (transducer.Net) and writes the logits [rows][V] into out.
+func (m *TransducerModel) RunJoiner(enc, dec, out []float32) error {
+	J, V := m.p.JoinerDim, m.p.VocabSize
+	n := len(enc) / J
+	if n == 0 || len(enc) != n*J || len(dec) != n*J || len(out) != n*V {
+		return fmt.Errorf("%w: joiner: %d encoder, %d decoder values and %d outputs for J=%d, V=%d", ErrBatch, len(enc), len(dec), len(out), J, V)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	io, err := m.rows(m.joinIO, n, false)
+	if err != nil {
+		return err
+	}
+	copy(io.a.GetData(), enc)
+	copy(io.b.GetData(), dec)
+	if err := m.join.Run(io.in, io.os); err != nil {
+		return fmt.Errorf("onnx: %s: run (%d rows): %s", m.b.Joiner.Path, n, oneLine(err))
+	}
+	copy(out, io.out.GetData())
+	return nil
+}

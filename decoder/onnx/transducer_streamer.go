@@ -1,0 +1,183 @@
+package onnx
+
+import (
+	"fmt"
+
+	"github.com/subtitled/subtitled/decoder"
+	"github.com/subtitled/subtitled/decoder/transducer"
+)
+
+// TransducerStreamer runs one stream through a TransducerModel, chunked as
+// sherpa-onnx does (MODEL-CONTRACT §1.5): it buffers feature frames, and each
+// encoder call takes the window [processed, processed+T) and advances
+// processed by decode_chunk_len, so consecutive windows overlap by T −
+// decode_chunk_len frames of look-ahead. The encoder output goes to the
+// model's search (greedy or modified beam). At the end of the input it
+// appends silent frames (the model's tail padding, at least T) so that the
+// last real frames pass through the encoder with their right context.
+//
+// Accept and Finish run the model for this stream alone; Push,
+// InputFinished, Ready and TransducerModel.DecodeStreams let a caller batch
+// many streams into one encoder call. Not safe for concurrent use.
+type TransducerStreamer struct {
+	m        *TransducerModel
+	st       *EncoderState
+	search   *transducer.Stream
+	pend     []float32 // frames from the window start on, F values each (tail padding included)
+	total    int64     // feature frames accepted (no padding)
+	calls    int64
+	finished bool // InputFinished ran: pend holds the tail padding
+	closed   bool
+}
+
+// NewStreamer starts a stream whose feature frame 0 is at media time anchor
+// (90 kHz PTS).
+func (m *TransducerModel) NewStreamer(anchor int64) (*TransducerStreamer, error) {
+	m.mu.Lock()
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	return &TransducerStreamer{
+		m:      m,
+		st:     m.NewEncoderState(),
+		search: m.search.NewStream(anchor),
+		pend:   make([]float32, 0, 2*m.p.ChunkFrames*m.p.FeatureDim),
+	}, nil
+}
+
+// Reset starts a new stream anchored at anchor: zero encoder state, initial
+// decoder context, no frames and no words.
+func (s *TransducerStreamer) Reset(anchor int64) {
+	s.st.Reset()
+	s.search.Reset(anchor)
+	s.pend = s.pend[:0]
+	s.total, s.calls, s.finished = 0, 0, false
+}
+
+// Push buffers feature frames (F values each, frame after frame) without
+// running the model.
+func (s *TransducerStreamer) Push(frames []float32) error {
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.finished:
+		return ErrFinished
+	}
+	F := s.m.p.FeatureDim
+	if len(frames)%F != 0 {
+		return fmt.Errorf("%w: %d values is not a whole number of %d-bin frames", ErrBatch, len(frames), F)
+	}
+	s.pend = append(s.pend, frames...)
+	s.total += int64(len(frames) / F)
+	return nil
+}
+
+// InputFinished marks the end of the input: it appends the tail padding
+// (frames of the pad value, ln FLT_EPSILON, the fbank of digital silence).
+// Later Push calls fail with ErrFinished.
+func (s *TransducerStreamer) InputFinished() {
+	if s.finished {
+		return
+	}
+	s.finished = true
+	for range s.m.tailPad * s.m.p.FeatureDim {
+		s.pend = append(s.pend, s.m.p.PadValue)
+	}
+}
+
+// Ready reports whether a full window of T frames is buffered.
+func (s *TransducerStreamer) Ready() bool {
+	return !s.closed && len(s.pend) >= s.m.p.ChunkFrames*s.m.p.FeatureDim
+}
+
+// Accept buffers feature frames and runs the model on every complete window.
+func (s *TransducerStreamer) Accept(frames []float32) error {
+	if err := s.Push(frames); err != nil {
+		return err
+	}
+	return s.drain()
+}
+
+// Finish appends the tail padding and runs the remaining windows. Calling
+// it again does nothing.
+func (s *TransducerStreamer) Finish() error {
+	if s.closed {
+		return ErrClosed
+	}
+	s.InputFinished()
+	return s.drain()
+}
+
+func (s *TransducerStreamer) drain() error {
+	for s.Ready() {
+		if err := s.m.DecodeStreams([]*TransducerStreamer{s}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close ends the stream: later calls fail with ErrClosed. It is safe to call
+// more than once.
+func (s *TransducerStreamer) Close() { s.closed = true }
+
+// Search returns the stream's search, for endpointing (TrailingBlanks,
+// Frames) and for cutting segments (Cut) without touching the encoder state.
+func (s *TransducerStreamer) Search() *transducer.Stream { return s.search }
+
+// Words returns the recognised words so far; the last may still grow.
+func (s *TransducerStreamer) Words() []decoder.Word { return s.search.Words() }
+
+// Text returns the recognised words joined by spaces.
+func (s *TransducerStreamer) Text() string { return s.search.Text() }
+
+// Frames is the number of feature frames accepted (tail padding excluded).
+func (s *TransducerStreamer) Frames() int64 { return s.total }
+
+// Calls is the number of encoder calls made for this stream.
+func (s *TransducerStreamer) Calls() int64 { return s.calls }
+
+// DecodeStreams runs one chunk for each of the given streams, which must be
+// Ready, distinct and made by m: one encoder call with their windows and
+// states stacked (MODEL-CONTRACT §1.6), then the search of all of them
+// batched, then each window advances by decode_chunk_len.
+func (m *TransducerModel) DecodeStreams(ss []*TransducerStreamer) error {
+	states := make([]*EncoderState, len(ss))
+	streams := make([]*transducer.Stream, len(ss))
+	for i, s := range ss {
+		switch {
+		case s == nil || s.m != m:
+			return fmt.Errorf("%w: stream %d does not belong to this model", ErrBatch, i)
+		case s.closed:
+			return ErrClosed
+		case !s.Ready():
+			return fmt.Errorf("%w: stream %d has %d buffered frames, fewer than T=%d", ErrBatch, i, len(s.pend)/m.p.FeatureDim, m.p.ChunkFrames)
+		}
+		for _, o := range ss[:i] {
+			if o == s {
+				return fmt.Errorf("%w: stream %d is listed twice", ErrBatch, i)
+			}
+		}
+		states[i], streams[i] = s.st, s.search
+	}
+	w := m.p.ChunkFrames * m.p.FeatureDim
+	enc, err := m.runEncoder(states, func(x []float32) {
+		for i, s := range ss {
+			copy(x[i*w:(i+1)*w], s.pend[:w])
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := m.search.Decode(streams, enc); err != nil {
+		return err
+	}
+	shift := m.p.ChunkShift * m.p.FeatureDim
+	for _, s := range ss {
+		s.pend = s.pend[:copy(s.pend, s.pend[shift:])]
+		s.calls++
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package recognizer
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/subtitled/subtitled/decoder"
+	"github.com/subtitled/subtitled/decoder/onnx"
+	"github.com/subtitled/subtitled/decoder/transducer"
+	"github.com/subtitled/subtitled/tools/testenv"
+)
+
+// bandHz is the centre of Kaldi fbank mel band b (80 bins, 20..7600 Hz).
+func bandHz(b int) float64 {
+	mel := func(f float64) float64 { return 1127 * math.Log(1+f/700) }
+	lo, hi := mel(20), mel(7600)
+	m := lo + (hi-lo)/81*float64(b+1)
+	return 700 * (math.Exp(m/1127) - 1)
+}
+
+// sounds synthesises the fixture's sounds (testdata/models/families/
+// sounds.json) as 160 ms tones at their bands' centres with 120 ms gaps,
+// after lead ms of silence, and returns the samples and each tone's onset
+// in samples.
+func sounds(t *testing.T, lead int, names ...string) ([]float32, []int) {
+	t.Helper()
+	data, err := os.ReadFile(testenv.Path("testdata", "models", "families", "sounds.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tab struct {
+		Sounds []struct {
+			Name string
+			Band int
+		}
+	}
+	if err := json.Unmarshal(data, &tab); err != nil {
+		t.Fatal(err)
+	}
+	band := map[string]int{}
+	for _, s := range tab.Sounds {
+		band[s.Name] = s.Band
+	}
+	out := make([]float32, lead*16)
+	var onsets []int
+	const n, ramp = 160 * 16, 80
+	for _, name := range names {
+		b, ok := band[name]
+		if !ok {
+			t.Fatalf("no sound %q", name)
+		}
+		onsets = append(onsets, len(out))
+		hz := bandHz(b)
+		for i := range n {
+			env := 1.0
+			if k := min(i, n-1-i); k < ramp {
+				env = 0.5 - 0.5*math.Cos(math.Pi*float64(k)/ramp)
+			}
+			out = append(out, float32(0.25*env*math.Sin(2*math.Pi*hz*float64(i)/16000)))
+		}
+		out = append(out, make([]float32, 120*16)...)
+	}
+	return out, onsets
+}
+
+// A transducer recogniser cuts at the pause (rule2) and, as icefall models
+// do, keeps the decoder context across the endpoint: DITTO2 in the second
+// segment repeats NEW from the first.
+func TestTransducerRecognizer(t *testing.T) {
+	for _, family := range []string{onnx.FamilyZipformer2, onnx.FamilyZipformer, onnx.FamilyLSTM} {
+		for _, method := range []string{transducer.Greedy, transducer.ModifiedBeam} {
+			b, err := onnx.OpenTransducer(testenv.Path("testdata", "models", "families", family))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := onnx.NewTransducerModel(b, onnx.TransducerOptions{Search: transducer.Options{Method: method}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var finals []decoder.Result
+			partials := 0
+			r, err := NewTransducer(m, Options{Partials: true}, func(res decoder.Result) {
+				if res.Final {
+					finals = append(finals, res)
+				} else {
+					partials++
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, onA := sounds(t, 200, "NEW", "YORK")
+			pause := make([]float32, 2*16000)
+			c, onC := sounds(t, 0, "DITTO2", "HA")
+			audio := append(append(a, pause...), c...)
+			const pts0 = 9_000_000
+			feed(t, r, audio, pts0, 320, false)
+			if err := r.Finish(); err != nil {
+				t.Fatal(err)
+			}
+			r.Close()
+			m.Close()
+			if len(finals) != 2 || finals[0].Text() != "NEW YORK" || finals[1].Text() != "NEW HA" ||
+				finals[0].Segment != 0 || finals[1].Segment != 1 {
+				t.Fatalf("%s/%s: finals %+v", family, method, finals)
+			}
+			if partials == 0 {
+				t.Errorf("%s/%s: no partials", family, method)
+			}
+			// Word starts within 80 ms of the tone onsets, in media time.
+			onsets := []int{onA[0], onA[1], len(a) + len(pause) + onC[0], len(a) + len(pause) + onC[1]}
+			words := append(finals[0].Words, finals[1].Words...)
+			for i, w := range words {
+				want := pts0 + int64(onsets[i])*90000/16000
+				if d := w.Start - want; d < -80*90 || d > 80*90 || w.End <= w.Start {
+					t.Errorf("%s/%s: word %d %q at %d..%d, tone at %d", family, method, i, w.Text, w.Start, w.End, want)
+				}
+			}
+		}
+	}
+}
+
+func TestNewTransducerScheduler(t *testing.T) {
+	b, err := onnx.OpenTransducer(testenv.Path("testdata", "models", "families", onnx.FamilyLSTM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnx.NewTransducerModel(b, onnx.TransducerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	tone, _ := toneModel(t)
+	s := onnx.NewScheduler(tone, onnx.SchedulerOptions{})
+	defer s.Close()
+	if _, err := NewTransducer(m, Options{Scheduler: s}, func(decoder.Result) {}); err == nil {
+		t.Error("NewTransducer accepted a CTC scheduler")
+	}
+}

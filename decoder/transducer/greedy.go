@@ -1,0 +1,71 @@
+package transducer
+
+import "math"
+
+// greedyFrame runs greedy search (reference §1.7) on output frame t of the
+// active streams: per stream, the arg-max token of the joiner is emitted
+// unless it is blank or <unk>; after an emission the same frame is searched
+// again, up to MaxSymbolsPerFrame tokens. A stream's decoder output is cached
+// and recomputed only after it emitted, batched with the other streams'.
+func (s *Searcher) greedyFrame(streams []*Stream, enc [][]float32, active []int, t int) error {
+	rows := append([]int(nil), active...)
+	emitted := make([]bool, len(streams))
+	hs := make([]*hyp, 0, len(rows))
+	encRows := make([][]float32, 0, len(rows))
+	for sym := 0; sym < s.opts.MaxSymbolsPerFrame && len(rows) > 0; sym++ {
+		hs, encRows = hs[:0], encRows[:0]
+		for _, i := range rows {
+			hs = append(hs, streams[i].hyps[0])
+			encRows = append(encRows, enc[i][t*s.j:(t+1)*s.j])
+		}
+		if err := s.ensureDecoded(hs); err != nil {
+			return err
+		}
+		logits, err := s.join(encRows, hs)
+		if err != nil {
+			return err
+		}
+		next := rows[:0]
+		for r, i := range rows {
+			row := logits[r*s.v : (r+1)*s.v]
+			if err := checkFinite(row); err != nil {
+				return err
+			}
+			y := argmax(row)
+			if s.isBlank(y) {
+				continue
+			}
+			hs[r].emit(y, streams[i].frames, softmaxAt(row, y))
+			emitted[i] = true
+			next = append(next, i)
+		}
+		rows = next
+	}
+	for _, i := range active {
+		if !emitted[i] {
+			streams[i].hyps[0].trailing++
+		}
+	}
+	return nil
+}
+
+// argmax returns the index of the largest value, the first of equals.
+func argmax(row []float32) int {
+	best := 0
+	for i, v := range row[1:] {
+		if v > row[best] {
+			best = i + 1
+		}
+	}
+	return best
+}
+
+// softmaxAt is the softmax probability of row[k].
+func softmaxAt(row []float32, k int) float32 {
+	m := float64(row[argmax(row)])
+	sum := 0.0
+	for _, v := range row {
+		sum += math.Exp(float64(v) - m)
+	}
+	return float32(math.Exp(float64(row[k])-m) / sum)
+}
