@@ -252,6 +252,9 @@ func (d *daemon) loadModels(cfg *config.Config) error {
 		if err != nil {
 			return fmt.Errorf("model %s: %w", name, err)
 		}
+		for _, n := range e.notes {
+			d.log.Warn(n, "model", name)
+		}
 		if e.demo {
 			d.log.Warn("model is a demo trained on synthetic speech only; not for real broadcasts", "model", name, "dir", dir)
 		}

@@ -58,6 +58,8 @@ type engine struct {
 	ctc   *onnx.Model
 	sched *onnx.Scheduler // nil without OnBatch
 	td    *onnx.TransducerModel
+	// notes are settings that could not be honoured, for the log.
+	notes []string
 }
 
 // openEngine detects the family of the bundle in dir and starts it. When the
@@ -86,12 +88,15 @@ func openEngine(dir string, o engineOptions, fallback func(error)) (*engine, err
 		return false
 	}
 	switch {
-	case det.Family == onnx.FamilySubtitledCTC:
+	case !det.Transducer && det.Supported: // subtitled_ctc, zipformer2 CTC, NeMo CTC
 		b, err := onnx.OpenBundle(dir)
 		if err != nil {
 			return nil, err
 		}
 		e.language, e.demo = b.Config.Language, b.Config.Demo
+		if o.Decoding == "beam" {
+			e.notes = append(e.notes, "decoding: beam applies to transducers; CTC models use the bundle's search (greedy, or lexicon beam when the bundle has one)")
+		}
 		m, err := onnx.NewModel(b, onnx.Options{Threads: o.Threads, Device: e.device})
 		if retry(err) {
 			m, err = onnx.NewModel(b, onnx.Options{Threads: o.Threads, Device: e.device})
@@ -111,7 +116,10 @@ func openEngine(dir string, o engineOptions, fallback func(error)) (*engine, err
 		}
 		e.language, e.demo = b.Config.Language, b.Config.Demo
 		method := transducer.Greedy
-		if o.Decoding == "beam" {
+		switch {
+		case o.Decoding == "beam" && det.Family == onnx.FamilyNeMoTransducer:
+			e.notes = append(e.notes, "decoding: beam is not available for NeMo transducers; using greedy search")
+		case o.Decoding == "beam":
 			method = transducer.ModifiedBeam
 		}
 		topts := onnx.TransducerOptions{

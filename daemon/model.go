@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -76,28 +77,18 @@ func runModelInfo(e *env, args []string) error {
 	if b.Config.Demo {
 		fmt.Fprintln(w, "note:         DEMO MODEL trained on synthetic speech only; not for real broadcasts")
 	}
-	fmt.Fprintf(w, "family:       %s v%d\n", c.Family, c.Version)
+	if c.Version > 0 {
+		fmt.Fprintf(w, "family:       %s v%d\n", c.Family, c.Version)
+	} else {
+		fmt.Fprintf(w, "family:       %s (CTC)\n", c.Family)
+	}
 	fmt.Fprintf(w, "language:     %s\n", b.Config.Language)
 	fmt.Fprintf(w, "features:     %s, %d bins, %d Hz\n", c.FeatureType, c.FeatureDim, c.SampleRate)
 	fmt.Fprintf(w, "chunk:        %d frames in, shift %d (%d ms), subsampling %d → %d output frames per call\n",
 		c.ChunkFrames, c.ChunkShift, c.ChunkShift*10, c.Subsampling, c.OutFrames())
 	fmt.Fprintf(w, "vocabulary:   %d tokens (blank %d)\n", b.Tokens.Len(), c.BlankID)
 	fmt.Fprintf(w, "heads:        verbatim (CTC)%s\n", "")
-	var states []string
-	var floats int64
-	for i, t := range b.Inputs[1:] {
-		n := int64(1)
-		for j, d := range t.Shape {
-			if j == c.StateBatchAxes[i] || d < 0 {
-				continue
-			}
-			n *= d
-		}
-		floats += n
-		states = append(states, t.String())
-	}
-	fmt.Fprintf(w, "states:       %d (%s)\n", len(states), strings.Join(states, ", "))
-	fmt.Fprintf(w, "state/stream: %d floats (%d bytes)\n", floats, floats*4)
+	printStates(w, c.States, nil)
 	if c.MaxBatch == 1 {
 		fmt.Fprintln(w, "batch:        fixed at 1 stream per call")
 	}
@@ -121,18 +112,32 @@ func transducerInfo(e *env, dir string) error {
 	fmt.Fprintf(w, "chunk:        %d frames in, shift %d (%d ms), subsampling %d → %d encoder frames per call\n",
 		p.ChunkFrames, p.ChunkShift, p.ChunkShift*10, p.Subsampling, p.OutFrames)
 	fmt.Fprintf(w, "vocabulary:   %d tokens (blank %d)\n", p.VocabSize, p.BlankID)
-	fmt.Fprintf(w, "decoder:      context %d tokens, joiner dim %d\n", p.ContextSize, p.JoinerDim)
-	fmt.Fprintf(w, "heads:        verbatim (transducer; greedy or modified beam search)\n")
-	var states []string
-	for _, s := range p.States {
-		states = append(states, fmt.Sprintf("%s %s %v", s.Name, s.DType, s.Shape))
+	if len(p.DecoderStates) > 0 { // NeMo: a stateful LSTM prediction network, greedy search
+		fmt.Fprintf(w, "decoder:      LSTM prediction network (%d dims), encoder %d dims\n", p.DecoderDim, p.EncoderDim)
+		fmt.Fprintf(w, "heads:        verbatim (transducer; greedy search)\n")
+	} else {
+		fmt.Fprintf(w, "decoder:      context %d tokens, joiner dim %d\n", p.ContextSize, p.JoinerDim)
+		fmt.Fprintf(w, "heads:        verbatim (transducer; greedy or modified beam search)\n")
 	}
-	fmt.Fprintf(w, "states:       %d (%s)\n", len(states), strings.Join(states, ", "))
-	fmt.Fprintf(w, "state/stream: %d bytes\n", p.StateBytes())
+	printStates(w, p.States, p.DecoderStates)
 	if p.MaxBatch == 1 {
 		fmt.Fprintln(w, "batch:        fixed at 1 stream per call")
 	}
 	return nil
+}
+
+// printStates prints a model's per-stream states (encoder, then decoder)
+// and their size.
+func printStates(w io.Writer, enc, dec []onnx.StateInfo) {
+	var names []string
+	var bytes int64
+	size := map[string]int64{"float32": 4, "int64": 8}
+	for _, s := range append(slices.Clone(enc), dec...) {
+		names = append(names, fmt.Sprintf("%s %s %v", s.Name, s.DType, s.Shape))
+		bytes += s.Elements() * size[s.DType]
+	}
+	fmt.Fprintf(w, "states:       %d (%s)\n", len(names), strings.Join(names, ", "))
+	fmt.Fprintf(w, "state/stream: %d bytes\n", bytes)
 }
 
 // defaultModelsDir is where `model pull` installs models without --dir.
@@ -148,7 +153,7 @@ func modelsDir() string {
 
 // pullNote follows every install: pull fetches files, it does not make them
 // runnable.
-const pullNote = "note: `model pull` only downloads and installs the files; `model info DIR` tells whether this build's recognizer runs them (icefall transducers: yes; see docs/MODEL-BUNDLES.md for the families)"
+const pullNote = "note: `model pull` only downloads and installs the files; `model info DIR` tells whether this build's recognizer runs them (this build runs the icefall zipformer/LSTM transducers, zipformer2 CTC, NeMo CTC and transducers incl. Nemotron; docs/MODEL-BUNDLES.md)"
 
 // runModelList is `subtitled model list`: the built-in catalogue.
 func runModelList(e *env, args []string) error {
@@ -209,17 +214,9 @@ func runModelPull(e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "NAME is one of `subtitled model list`.")
 		fs.PrintDefaults()
 	}
-	var positional []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(positional) > 1 || (len(positional) == 0 && f.url == "") {
 		return fmt.Errorf("%w: model pull NAME [--dir DIR] [--force], or model pull [NAME] --url URL --sha256 HEX", errUsage)

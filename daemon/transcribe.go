@@ -57,17 +57,9 @@ func runTranscribe(e *env, args []string) error {
 		fs.PrintDefaults()
 	}
 	// Accept flags after the input too (transcribe IN --format srt).
-	var positional []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(positional) != 1 {
 		return fmt.Errorf("%w: want exactly one INPUT (a .ts or .wav file, or - for stdin), got %d", errUsage, len(positional))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/subtitled/subtitled/tools/testenv"
 	"github.com/subtitled/subtitled/tools/tonegen"
 	"github.com/subtitled/subtitled/tools/wer"
 )
@@ -152,11 +153,14 @@ func TestWHIPBrowserDemoModel(t *testing.T) {
 	sox(append(parts, wav)...)
 	const token = "demo-token"
 	p := startDaemon(t, dir, `
+models:
+  demo: {path: `+testenv.Path("models", "demo-en")+`}
 whip:
   ice: {loopback: true}
 channels:
   - id: studio
     language: en
+    model: demo
     input: {url: whip}
     whip: {token: `+token+`}
     outputs:
@@ -164,15 +168,22 @@ channels:
 `)
 	ws := dialWS(t, p.addr, "studio", "track=verbatim")
 	publishFromBrowser(t, p.addr, "studio", token, wav)
-	// The audio lasts about 4 + 3 × 4.5 s; then the idle flush ends the last cue.
-	waitUntil(t, 120*time.Second, "cues covering the three sentences", func() bool {
-		n := 0
-		for _, c := range ws.cues() {
-			n += len(strings.Fields(c.text()))
+	// The audio lasts about 4 + 3 × 4.5 s; the browser then sends silence,
+	// in which the endpointer finalises the last sentence. Wait for the
+	// cues to stop changing.
+	began, last, seen := time.Now(), time.Now(), 0
+	for {
+		if n := len(ws.cues()); n != seen {
+			seen, last = n, time.Now()
 		}
-		return n >= 20 && p.channel("studio").State == "waiting" || n >= 27
-	})
-	time.Sleep(3 * time.Second) // the last cue after the idle flush
+		if seen > 0 && time.Since(began) > 20*time.Second && time.Since(last) > 6*time.Second {
+			break
+		}
+		if time.Since(began) > 120*time.Second {
+			t.Fatalf("cues still arriving or none after 120 s: %d", seen)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	var hyp []string
 	for _, c := range ws.cues() {
 		hyp = append(hyp, c.text())

@@ -29,6 +29,7 @@ var (
 	ErrBundleModelInvalid  = errors.New("model file cannot be loaded")
 	ErrUnsupportedModel    = errors.New("unsupported model family")
 	ErrBundleContract      = errors.New("model does not follow its contract")
+	ErrBundleDecoding      = errors.New("invalid lexicon, language model or decoding settings")
 )
 
 // Family names (ONNX metadata model_type).
@@ -46,7 +47,29 @@ type BundleConfig struct {
 	Model    string `yaml:"model"`
 	Tokens   string `yaml:"tokens"`
 	Demo     bool   `yaml:"demo"`
+	// Lexicon names a word list (ctc.ParseLexicon) and LM an ARPA word
+	// n-gram model, relative to the bundle. With either, CTC streams use
+	// prefix beam search (ctc.Beam) instead of greedy search.
+	Lexicon  string          `yaml:"lexicon"`
+	LM       string          `yaml:"lm"`
+	Decoding *DecodingConfig `yaml:"decoding"`
 }
+
+// DecodingConfig is bundle.yaml's decoding block, the beam search settings
+// used with a lexicon or LM. Absent keys take the defaults.
+type DecodingConfig struct {
+	Beam       int      `yaml:"beam"`        // prefixes kept per frame, default ctc.DefaultBeam
+	LMWeight   *float64 `yaml:"lm_weight"`   // alpha, default DefaultLMWeight
+	WordBonus  *float64 `yaml:"word_bonus"`  // beta, default DefaultWordBonus
+	UnkPenalty *float64 `yaml:"unk_penalty"` // for words the LM cannot score, default DefaultUnkPenalty
+}
+
+// Defaults of DecodingConfig.
+const (
+	DefaultLMWeight   = 0.5
+	DefaultWordBonus  = 0.0
+	DefaultUnkPenalty = 10.0
+)
 
 // TensorInfo describes one model input or output. Dynamic dims are -1.
 type TensorInfo struct {
@@ -71,23 +94,32 @@ func (t TensorInfo) String() string {
 	return fmt.Sprintf("%s[%s] %s", t.Name, strings.Join(dims, ","), dt)
 }
 
-// Contract is the parsed subtitled_ctc v1 metadata of a model
-// (docs/MODEL-BUNDLES.md).
+// Contract is the streaming contract of a single-file CTC model: the parsed
+// subtitled_ctc v1 metadata (docs/MODEL-BUNDLES.md), or what the metadata and
+// inputs of an icefall zipformer2 CTC or NeMo cache-aware CTC model give.
 type Contract struct {
-	Family         string
-	Version        int
-	FeatureType    string
-	FeatureDim     int // F
-	SampleRate     int
-	ChunkFrames    int // T
-	ChunkShift     int // S
-	Subsampling    int // R
-	BlankID        int
-	PadValue       float32
+	Family      string // FamilySubtitledCTC, FamilyZipformer2CTC or FamilyNeMoCTC
+	Version     int    // subtitled_ctc contract_version; 0 for the other families
+	FeatureType string // "kaldi_fbank" or "nemo_fbank" (features.NeMoOptions)
+	FeatureDim  int    // F
+	SampleRate  int
+	ChunkFrames int // T
+	ChunkShift  int // S
+	Subsampling int // R
+	BlankID     int
+	PadValue    float32
+	// StateBatchAxes is the batch axis of every input after input 0 (for NeMo
+	// the length input, batch axis 0, comes first).
 	StateBatchAxes []int
 	VocabSize      int // V
 	// MaxBatch is 1 when the model was exported with a fixed batch of 1, else 0 (any).
 	MaxBatch int
+	// States are the state tensors fed back, in input order, with their
+	// dtypes, per-stream shapes (batch axis 1) and batch axes.
+	States []StateInfo
+	// ResetOnEndpoint says whether an endpoint zeroes the states (NeMo, §1.9)
+	// rather than keeping them (icefall, subtitled_ctc).
+	ResetOnEndpoint bool
 }
 
 // OutFrames is the number of output frames per call, S/R.
@@ -100,10 +132,19 @@ type Bundle struct {
 	ModelPath  string
 	TokensPath string
 	Tokens     *ctc.Tokens
-	Contract   Contract
-	Inputs     []TensorInfo
-	Outputs    []TensorInfo
-	Metadata   map[string]string // ONNX custom metadata
+	// LexiconPath and LMPath are set, and Lexicon and LM loaded, when
+	// bundle.yaml names them.
+	LexiconPath string
+	LMPath      string
+	Lexicon     *ctc.Lexicon
+	LM          *ctc.LM
+	Contract    Contract
+	Inputs      []TensorInfo
+	Outputs     []TensorInfo
+	Metadata    map[string]string // ONNX custom metadata
+
+	bind   binding // how the session's inputs and outputs are used
+	logits bool    // output 0 holds logits to normalise (NeMo CTC)
 }
 
 // Name is the bundle's display name: bundle.yaml name, else the directory name.
@@ -115,7 +156,7 @@ func (b *Bundle) Name() string {
 }
 
 // States is the number of state tensors K.
-func (b *Bundle) States() int { return len(b.Inputs) - 1 }
+func (b *Bundle) States() int { return len(b.Contract.States) }
 
 // Describe lists the model's inputs, outputs and metadata keys on one line.
 func (b *Bundle) Describe() string {
@@ -139,10 +180,12 @@ func describe(in, out []TensorInfo, meta map[string]string) string {
 		list(in), list(out), strings.Join(keys, ", "))
 }
 
-// OpenBundle reads and validates the bundle in dir: bundle.yaml (optional),
-// the token table, and the ONNX model's session inputs, outputs and metadata
-// against the contract of its family. It initialises ONNX Runtime with Setup
-// when Init has not run.
+// OpenBundle reads and validates the single-file CTC bundle in dir:
+// bundle.yaml (optional), the token table, and the ONNX model's session
+// inputs, outputs and metadata against the contract of its family
+// (subtitled_ctc, icefall zipformer2 CTC or NeMo cache-aware CTC; see
+// DetectFamily). It initialises ONNX Runtime with Setup when Init has not
+// run.
 func OpenBundle(dir string) (*Bundle, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -168,6 +211,9 @@ func OpenBundle(dir string) (*Bundle, error) {
 	}
 	if b.Tokens, err = ctc.LoadTokens(b.TokensPath); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBundleTokens, err)
+	}
+	if err := b.loadDecoding(); err != nil {
+		return nil, err
 	}
 	if err := Setup(); err != nil {
 		return nil, err
@@ -311,17 +357,23 @@ func dtypeName(t ort.TensorElementDataType) string {
 
 // validate checks the model against the contract of its family.
 func (b *Bundle) validate() error {
-	family := b.Metadata["model_type"]
+	family := singleFileFamily(ModelIO{Path: b.ModelPath, Inputs: b.Inputs, Outputs: b.Outputs, Metadata: b.Metadata})
 	switch family {
 	case FamilySubtitledCTC:
 		return b.validateSubtitledCTC()
-	case "":
-		return fmt.Errorf("%w: %s has no model_type metadata (supported: %s) (%s)",
-			ErrUnsupportedModel, b.ModelPath, FamilySubtitledCTC, b.Describe())
-	default:
-		return fmt.Errorf("%w: %s has model_type %q (supported: %s) (%s)",
-			ErrUnsupportedModel, b.ModelPath, family, FamilySubtitledCTC, b.Describe())
+	case FamilyZipformer2CTC:
+		return b.validateZipformer2CTC()
+	case FamilyNeMoCTC:
+		return b.validateNeMoCTC()
 	}
+	supported := FamilySubtitledCTC + ", " + FamilyZipformer2CTC + " (model_type zipformer2, output 0 log_probs), " +
+		FamilyNeMoCTC + " (an input named cache_last_channel)"
+	if mt := b.Metadata["model_type"]; mt != "" {
+		return fmt.Errorf("%w: %s has model_type %q (supported: %s) (%s)",
+			ErrUnsupportedModel, b.ModelPath, mt, supported, b.Describe())
+	}
+	return fmt.Errorf("%w: %s has no model_type metadata (supported: %s) (%s)",
+		ErrUnsupportedModel, b.ModelPath, supported, b.Describe())
 }
 
 // contractError builds one ErrBundleContract error naming the model and what was found.
@@ -494,8 +546,92 @@ func (b *Bundle) validateSubtitledCTC() error {
 			}
 		}
 	}
+	b.bind = binding{nIn: len(b.Inputs), nOut: len(b.Outputs)}
+	for j := 1; j <= k; j++ {
+		shape := slices.Clone(b.Inputs[j].Shape)
+		shape[c.StateBatchAxes[j-1]] = 1
+		b.bind.addState(j, j, StateInfo{Name: b.Inputs[j].Name, DType: "float32", Shape: shape, BatchAxis: c.StateBatchAxes[j-1]})
+	}
+	c.States = b.bind.stateInfos()
 	b.Contract = c
 	return nil
 }
 
 func fixedBatch(d int64) bool { return d == 1 }
+
+// loadDecoding reads the lexicon and LM that bundle.yaml names and checks
+// the decoding block.
+func (b *Bundle) loadDecoding() error {
+	c := &b.Config
+	cfg := filepath.Join(b.Dir, "bundle.yaml")
+	if c.Lexicon == "" && c.LM == "" {
+		if c.Decoding != nil {
+			return fmt.Errorf("%w: %s: decoding settings need a lexicon or an lm", ErrBundleDecoding, cfg)
+		}
+		return nil
+	}
+	if d := c.Decoding; d != nil {
+		bad := func(v *float64, min float64) bool {
+			return v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0) || *v < min)
+		}
+		switch {
+		case d.Beam < 0 || d.Beam > ctc.MaxBeam:
+			return fmt.Errorf("%w: %s: decoding.beam %d outside 1..%d", ErrBundleDecoding, cfg, d.Beam, ctc.MaxBeam)
+		case bad(d.LMWeight, 0):
+			return fmt.Errorf("%w: %s: decoding.lm_weight %v is not a finite number >= 0", ErrBundleDecoding, cfg, *d.LMWeight)
+		case bad(d.WordBonus, math.Inf(-1)):
+			return fmt.Errorf("%w: %s: decoding.word_bonus %v is not finite", ErrBundleDecoding, cfg, *d.WordBonus)
+		case bad(d.UnkPenalty, 0):
+			return fmt.Errorf("%w: %s: decoding.unk_penalty %v is not a finite number >= 0", ErrBundleDecoding, cfg, *d.UnkPenalty)
+		case d.LMWeight != nil && c.LM == "":
+			return fmt.Errorf("%w: %s: decoding.lm_weight without an lm", ErrBundleDecoding, cfg)
+		}
+	}
+	var err error
+	if c.Lexicon != "" {
+		b.LexiconPath = bundlePath(b.Dir, c.Lexicon)
+		if err := isFile(b.LexiconPath); err != nil {
+			return fmt.Errorf("%w: lexicon %s: %w", ErrBundleDecoding, b.LexiconPath, err)
+		}
+		if b.Lexicon, err = ctc.LoadLexicon(b.LexiconPath, b.Tokens); err != nil {
+			return fmt.Errorf("%w: %w (words must be spellable with %s)", ErrBundleDecoding, err, b.TokensPath)
+		}
+	}
+	if c.LM != "" {
+		b.LMPath = bundlePath(b.Dir, c.LM)
+		if err := isFile(b.LMPath); err != nil {
+			return fmt.Errorf("%w: lm %s: %w", ErrBundleDecoding, b.LMPath, err)
+		}
+		if b.LM, err = ctc.LoadARPA(b.LMPath); err != nil {
+			return fmt.Errorf("%w: %w", ErrBundleDecoding, err)
+		}
+	}
+	return nil
+}
+
+// BeamOptions returns the beam search settings of the bundle; ok is false
+// when it names neither a lexicon nor an LM (greedy search).
+func (b *Bundle) BeamOptions() (opt ctc.BeamOptions, ok bool) {
+	if b.Lexicon == nil && b.LM == nil {
+		return ctc.BeamOptions{}, false
+	}
+	opt = ctc.BeamOptions{
+		Beam: ctc.DefaultBeam, Lexicon: b.Lexicon, LM: b.LM,
+		Alpha: DefaultLMWeight, Beta: DefaultWordBonus, UnkPenalty: DefaultUnkPenalty,
+	}
+	if d := b.Config.Decoding; d != nil {
+		if d.Beam > 0 {
+			opt.Beam = d.Beam
+		}
+		if d.LMWeight != nil {
+			opt.Alpha = *d.LMWeight
+		}
+		if d.WordBonus != nil {
+			opt.Beta = *d.WordBonus
+		}
+		if d.UnkPenalty != nil {
+			opt.UnkPenalty = *d.UnkPenalty
+		}
+	}
+	return opt, true
+}

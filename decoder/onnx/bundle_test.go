@@ -126,8 +126,10 @@ func TestOpenBundleContractViolations(t *testing.T) {
 		want    error
 		msg     []string
 	}{
-		{"wrong_model_type", ErrUnsupportedModel, []string{`model_type "zipformer2"`, "supported: subtitled_ctc", "inputs: x[", "metadata keys: "}},
-		{"no_model_type", ErrUnsupportedModel, []string{"no model_type", "outputs: log_probs["}},
+		// model_type zipformer2 with output 0 log_probs is icefall's zipformer2
+		// CTC (§0), whose metadata this model lacks.
+		{"wrong_model_type", ErrBundleContract, []string{"metadata decode_chunk_len is missing", "inputs: x[", "metadata keys: "}},
+		{"no_model_type", ErrUnsupportedModel, []string{"no model_type", "supported: subtitled_ctc, zipformer2_ctc", "outputs: log_probs["}},
 		{"bad_contract_version", ErrBundleContract, []string{"contract_version 2"}},
 		{"bad_feature_type", ErrBundleContract, []string{`feature_type "nemo_mel"`}},
 		{"feature_dim_mismatch", ErrBundleContract, []string{"feature_dim 40", "x[?,8,80]"}},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -50,9 +49,11 @@ type Detection struct {
 	Family string
 	// Transducer is true for encoder/decoder/joiner bundles.
 	Transducer bool
-	// Supported says whether this build runs the family: FamilySubtitledCTC
-	// with OpenBundle, the icefall zipformer2, zipformer and lstm
-	// transducers with OpenTransducer.
+	// Supported says whether this build runs the family: the single-file CTC
+	// families (subtitled_ctc, zipformer2_ctc, nemo_ctc) with OpenBundle and
+	// NewModel; the icefall zipformer2, zipformer and lstm transducers and
+	// NeMo transducers (Nemotron included) with OpenTransducer and
+	// NewTransducerModel.
 	Supported bool
 	// Encoder, Decoder and Joiner are set for transducers; Model for
 	// single-file models.
@@ -117,18 +118,11 @@ func DetectFamily(dir string) (*Detection, error) {
 		return nil, err
 	}
 	d := &Detection{Model: m}
-	mt := m.Metadata["model_type"]
-	switch {
-	case mt == FamilySubtitledCTC:
-		d.Family, d.Supported = FamilySubtitledCTC, true
-	case slices.ContainsFunc(m.Inputs, func(t TensorInfo) bool { return t.Name == "cache_last_channel" }):
-		d.Family = FamilyNeMoCTC
-	case mt == "zipformer2" && len(m.Outputs) > 0 && m.Outputs[0].Name == "log_probs":
-		d.Family = FamilyZipformer2CTC
-	default:
+	if d.Family = singleFileFamily(m); d.Family == "" {
 		return nil, fmt.Errorf("%w: %s: model_type %q is not a known single-file family (want %s, a NeMo CTC model with cache_last_channel, or zipformer2 with log_probs) (%s)",
-			ErrUnsupportedModel, path, mt, FamilySubtitledCTC, d.Describe())
+			ErrUnsupportedModel, path, m.Metadata["model_type"], FamilySubtitledCTC, d.Describe())
 	}
+	d.Supported = true
 	return d, nil
 }
 
@@ -231,7 +225,7 @@ func detectTransducer(paths []string) (*Detection, error) {
 		d.Family = FamilyNeMoParakeetUnified
 		return d, nil
 	case len(d.Decoder.Outputs) > 1:
-		d.Family = FamilyNeMoTransducer
+		d.Family, d.Supported = FamilyNeMoTransducer, true
 		return d, nil
 	case len(d.Decoder.Outputs) == 0:
 		return nil, fmt.Errorf("%w: %s has no outputs (%s)", ErrUnsupportedModel, d.Decoder.Path, d.Describe())

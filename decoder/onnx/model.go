@@ -33,18 +33,17 @@ type Options struct {
 // are kept between calls.
 const maxCachedBatches = 32
 
-// Model is one ONNX Runtime session of a bundle's encoder. Run may be called
-// from several goroutines; calls are serialised. A StreamState must not be
-// used by two calls at once.
+// Model is one ONNX Runtime session of a single-file streaming CTC model:
+// subtitled_ctc, icefall's zipformer2 CTC or NeMo's cache-aware CTC. Run may
+// be called from several goroutines; calls are serialised. A StreamState must
+// not be used by two calls at once.
 type Model struct {
-	b      *Bundle
-	c      Contract
-	sess   *ort.DynamicAdvancedSession
-	states []stateSpec
+	b *Bundle
+	c Contract
+	r *runner
 
-	mu      sync.Mutex
-	batches map[int]*batchIO
-	closed  bool
+	mu     sync.Mutex
+	closed bool
 }
 
 // stateSpec is the layout of one state tensor.
@@ -55,52 +54,17 @@ type stateSpec struct {
 	size         int // elements per stream
 }
 
-// batchIO holds the tensors of one batch size, reused across calls.
-type batchIO struct {
-	x        *ort.Tensor[float32]
-	logProbs *ort.Tensor[float32]
-	states   []*ort.Tensor[float32] // inputs 1..K
-	next     []*ort.Tensor[float32] // outputs 1..K
-	in, out  []ort.Value
-}
-
-func (io *batchIO) destroy() {
-	for _, v := range io.in {
-		v.Destroy()
-	}
-	for _, v := range io.out {
-		v.Destroy()
-	}
-}
-
 // NewModel creates a session for the bundle's model.
 func NewModel(b *Bundle, opts Options) (*Model, error) {
 	if b == nil || b.Contract.Family == "" {
 		return nil, errors.New("onnx: NewModel needs a bundle from OpenBundle")
 	}
-	so, err := ort.NewSessionOptions()
+	so, err := sessionOptions(opts)
 	if err != nil {
-		return nil, fmt.Errorf("onnx: session options: %w", err)
-	}
-	defer so.Destroy()
-	threads := max(opts.Threads, 1)
-	if err := so.SetIntraOpNumThreads(threads); err != nil {
-		return nil, fmt.Errorf("onnx: intra-op threads %d: %w", threads, err)
-	}
-	if err := so.SetInterOpNumThreads(1); err != nil {
-		return nil, fmt.Errorf("onnx: inter-op threads: %w", err)
-	}
-	if err := configureDevice(so, opts.Device); err != nil {
 		return nil, err
 	}
-	names := func(ts []TensorInfo) []string {
-		out := make([]string, len(ts))
-		for i, t := range ts {
-			out[i] = t.Name
-		}
-		return out
-	}
-	sess, err := ort.NewDynamicAdvancedSession(b.ModelPath, names(b.Inputs), names(b.Outputs), so)
+	defer so.Destroy()
+	sess, err := ort.NewDynamicAdvancedSession(b.ModelPath, tensorNames(b.Inputs), tensorNames(b.Outputs), so)
 	if err != nil && isGPU(opts.Device) {
 		// With CUDA the session start is where a missing CUDA or cuDNN
 		// library shows up: report it as the device's failure.
@@ -109,23 +73,41 @@ func NewModel(b *Bundle, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %s", ErrBundleModelInvalid, b.ModelPath, oneLine(err))
 	}
-	m := &Model{b: b, c: b.Contract, sess: sess, batches: map[int]*batchIO{}}
-	for j := 1; j < len(b.Inputs); j++ {
-		axis := b.Contract.StateBatchAxes[j-1]
-		sp := stateSpec{shape: append([]int64(nil), b.Inputs[j].Shape...), axis: axis, outer: 1, inner: 1}
-		sp.shape[axis] = 1
-		for d, n := range sp.shape {
-			switch {
-			case d < axis:
-				sp.outer *= int(n)
-			case d > axis:
-				sp.inner *= int(n)
-			}
-		}
-		sp.size = sp.outer * sp.inner
-		m.states = append(m.states, sp)
+	c := b.Contract
+	r := newRunner(b.ModelPath, sess, b.bind, c.ChunkFrames, c.FeatureDim, c.OutFrames(), c.VocabSize, b.logits)
+	return &Model{b: b, c: c, r: r}, nil
+}
+
+// sessionOptions makes the options of a model's sessions: intra-op threads,
+// one inter-op thread and the device's execution provider.
+func sessionOptions(opts Options) (*ort.SessionOptions, error) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("onnx: session options: %w", err)
 	}
-	return m, nil
+	threads := max(opts.Threads, 1)
+	if err := so.SetIntraOpNumThreads(threads); err != nil {
+		so.Destroy()
+		return nil, fmt.Errorf("onnx: intra-op threads %d: %w", threads, err)
+	}
+	if err := so.SetInterOpNumThreads(1); err != nil {
+		so.Destroy()
+		return nil, fmt.Errorf("onnx: inter-op threads: %w", err)
+	}
+	if err := configureDevice(so, opts.Device); err != nil {
+		so.Destroy()
+		return nil, err
+	}
+	return so, nil
+}
+
+// tensorNames lists the names of ts.
+func tensorNames(ts []TensorInfo) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Name
+	}
+	return out
 }
 
 // configureDevice appends the execution provider for device to so: nothing
@@ -183,81 +165,32 @@ func (m *Model) Close() error {
 		return nil
 	}
 	m.closed = true
-	for n, io := range m.batches {
-		io.destroy()
-		delete(m.batches, n)
-	}
-	return m.sess.Destroy()
+	return m.r.close()
 }
 
 // StreamState is the recurrent state of one stream, zero at the start, plus
 // a buffer for its latest log-probs.
 type StreamState struct {
 	m        *Model
-	data     [][]float32 // per state tensor, in the per-stream (batch 1) layout
+	data     [][]float32 // per float32 state tensor, in the per-stream (batch 1) layout; nil for int64 states
+	i64      [][]int64   // per int64 state tensor (zipformer2 processed_lens, NeMo cache_last_channel_len); nil for float32 states
 	logProbs []float32   // [S/R][V]
 }
 
 // NewStreamState returns a zeroed state for one stream.
 func (m *Model) NewStreamState() *StreamState {
-	s := &StreamState{m: m, data: make([][]float32, len(m.states)),
-		logProbs: make([]float32, m.c.OutFrames()*m.c.VocabSize)}
-	for j, sp := range m.states {
-		s.data[j] = make([]float32, sp.size)
-	}
+	s := &StreamState{m: m, logProbs: make([]float32, m.c.OutFrames()*m.c.VocabSize)}
+	s.data, s.i64 = m.r.newState()
 	return s
 }
 
 // Reset zeroes the state, as at the start of a stream.
 func (s *StreamState) Reset() {
-	for _, d := range s.data {
-		clear(d)
+	for j := range s.data {
+		clear(s.data[j])
+		clear(s.i64[j])
 	}
 	clear(s.logProbs)
-}
-
-// batch returns the tensors for n streams, creating them on first use.
-func (m *Model) batch(n int) (*batchIO, error) {
-	if io, ok := m.batches[n]; ok {
-		return io, nil
-	}
-	if len(m.batches) >= maxCachedBatches {
-		for k, io := range m.batches {
-			io.destroy()
-			delete(m.batches, k)
-		}
-	}
-	io := &batchIO{}
-	fail := func(err error) (*batchIO, error) {
-		io.destroy()
-		return nil, fmt.Errorf("onnx: tensors for batch %d: %w", n, err)
-	}
-	var err error
-	N := int64(n)
-	if io.x, err = ort.NewEmptyTensor[float32](ort.NewShape(N, int64(m.c.ChunkFrames), int64(m.c.FeatureDim))); err != nil {
-		return fail(err)
-	}
-	io.in = append(io.in, io.x)
-	if io.logProbs, err = ort.NewEmptyTensor[float32](ort.NewShape(N, int64(m.c.OutFrames()), int64(m.c.VocabSize))); err != nil {
-		return fail(err)
-	}
-	io.out = append(io.out, io.logProbs)
-	for _, sp := range m.states {
-		shape := ort.Shape(append([]int64(nil), sp.shape...))
-		shape[sp.axis] = N
-		in, err := ort.NewEmptyTensor[float32](shape)
-		if err != nil {
-			return fail(err)
-		}
-		io.in, io.states = append(io.in, in), append(io.states, in)
-		out, err := ort.NewEmptyTensor[float32](shape)
-		if err != nil {
-			return fail(err)
-		}
-		io.out, io.next = append(io.out, out), append(io.next, out)
-	}
-	m.batches[n] = io
-	return io, nil
 }
 
 // Run makes one model call for len(states) streams. x holds their feature
@@ -296,32 +229,15 @@ func (m *Model) run(states []*StreamState, fill func(x []float32)) ([][]float32,
 	if m.closed {
 		return nil, ErrClosed
 	}
-	io, err := m.batch(n)
+	out := make([][]float32, n)
+	err := m.r.run(n, fill,
+		func(i int) ([][]float32, [][]int64) { return states[i].data, states[i].i64 },
+		func(i int, lp []float32) {
+			copy(states[i].logProbs, lp)
+			out[i] = states[i].logProbs
+		})
 	if err != nil {
 		return nil, err
-	}
-	fill(io.x.GetData())
-	for j, sp := range m.states {
-		dst := io.states[j].GetData()
-		for i, s := range states {
-			stack(dst, s.data[j], sp, n, i)
-		}
-	}
-	if err := m.sess.Run(io.in, io.out); err != nil {
-		return nil, fmt.Errorf("onnx: %s: run (batch %d): %s", m.b.ModelPath, n, oneLine(err))
-	}
-	lp := io.logProbs.GetData()
-	per := m.c.OutFrames() * m.c.VocabSize
-	out := make([][]float32, n)
-	for i, s := range states {
-		copy(s.logProbs, lp[i*per:(i+1)*per])
-		out[i] = s.logProbs
-	}
-	for j, sp := range m.states {
-		src := io.next[j].GetData()
-		for i, s := range states {
-			scatter(s.data[j], src, sp, n, i)
-		}
 	}
 	return out, nil
 }

@@ -24,6 +24,10 @@ func TestOpenBundleTone(t *testing.T) {
 		Family: FamilySubtitledCTC, Version: 1, FeatureType: "kaldi_fbank", FeatureDim: 80,
 		SampleRate: 16000, ChunkFrames: 8, ChunkShift: 8, Subsampling: 4, BlankID: 0,
 		PadValue: DefaultPadValue, StateBatchAxes: []int{0, 1}, VocabSize: 29,
+		States: []StateInfo{
+			{Name: "bg", DType: "float32", Shape: []int64{1, 1}, BatchAxis: 0},
+			{Name: "hist", DType: "float32", Shape: []int64{2, 1, 28}, BatchAxis: 1},
+		},
 	}
 	if !reflect.DeepEqual(b.Contract, want) {
 		t.Errorf("Contract = %+v\nwant       %+v", b.Contract, want)

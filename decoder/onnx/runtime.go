@@ -3,7 +3,9 @@
 // contract (docs/MODEL-BUNDLES.md), runs one encoder call for a batch of
 // streams with per-stream states, batches the calls of many streams through
 // one goroutine that owns the model (Scheduler), and streams feature frames
-// through a model into greedy CTC search. It is the only importer of
+// through a model into greedy CTC search. It also detects the public model
+// families (DetectFamily) and runs icefall streaming transducers (encoder,
+// decoder and joiner sessions; TransducerModel). It is the only importer of
 // onnxruntime_go.
 package onnx
 

@@ -15,14 +15,15 @@ var ErrFinished = errors.New("stream already finished")
 // the windows [c·S, c·S+T), pads the last one with the model's pad value at
 // Finish, runs the model on each window (directly, one stream per call, or
 // batched with other streams through a Scheduler) and feeds the log-probs to
-// greedy CTC search. Not safe for concurrent use.
+// CTC search: prefix beam search with the bundle's lexicon and LM when it
+// names them (Bundle.BeamOptions), else greedy. Not safe for concurrent use.
 type Streamer struct {
 	m      *Model
 	sched  *Scheduler // nil: direct model calls
 	req    *request   // this stream's reusable scheduler request
 	closed bool
 	st     *StreamState
-	search *ctc.Greedy
+	search ctc.Search
 	pend   []float32 // frames from feature frame base on, F values each
 	base   int64     // feature frame index of pend[0]: the next call starts here
 	total  int64     // feature frames accepted
@@ -34,7 +35,13 @@ type Streamer struct {
 // NewStreamer starts a stream whose feature frame 0 is at media time anchor
 // (90 kHz PTS).
 func (m *Model) NewStreamer(anchor int64) (*Streamer, error) {
-	g, err := ctc.NewGreedy(m.b.Tokens, m.c.BlankID, m.c.Subsampling, anchor)
+	var g ctc.Search
+	var err error
+	if opt, ok := m.b.BeamOptions(); ok {
+		g, err = ctc.NewBeam(m.b.Tokens, m.c.BlankID, m.c.Subsampling, anchor, opt)
+	} else {
+		g, err = ctc.NewGreedy(m.b.Tokens, m.c.BlankID, m.c.Subsampling, anchor)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +150,10 @@ func (s *Streamer) Words() []decoder.Word { return s.search.Words() }
 // Text returns the recognised words joined by spaces.
 func (s *Streamer) Text() string { return s.search.Text() }
 
-// Search returns the stream's CTC search, for endpointing (TrailingBlanks,
-// Frames) and for cutting segments (Cut) without touching the model state.
-func (s *Streamer) Search() *ctc.Greedy { return s.search }
+// Search returns the stream's CTC search (*ctc.Beam or *ctc.Greedy), for
+// endpointing (TrailingBlanks, Frames) and for cutting segments (Cut)
+// without touching the model state.
+func (s *Streamer) Search() ctc.Search { return s.search }
 
 // Frames is the number of feature frames accepted.
 func (s *Streamer) Frames() int64 { return s.total }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,38 +42,47 @@ func (s StateInfo) Elements() int64 {
 	return n
 }
 
-// TransducerParams are the streaming parameters of an icefall transducer,
-// read from its metadata and checked against its sessions.
+// TransducerParams are the streaming parameters of a transducer (icefall or
+// NeMo), read from its metadata and checked against its sessions.
 type TransducerParams struct {
-	Family      string // FamilyZipformer2, FamilyZipformer or FamilyLSTM
-	FeatureType string // "kaldi_fbank"
-	FeatureDim  int    // 80
+	Family      string // FamilyZipformer2, FamilyZipformer, FamilyLSTM or FamilyNeMoTransducer
+	FeatureType string // "kaldi_fbank" (icefall) or "nemo_fbank" (features.NeMoOptions)
+	FeatureDim  int    // 80 (icefall, NeMo FastConformer) or 128 (Nemotron)
 	SampleRate  int    // 16000
-	ChunkFrames int    // T: feature frames per encoder call
-	ChunkShift  int    // decode_chunk_len: frames the window advances per call
-	Subsampling int    // 4
+	ChunkFrames int    // T: feature frames per encoder call (NeMo window_size)
+	ChunkShift  int    // frames the window advances per call (decode_chunk_len, NeMo chunk_shift)
+	Subsampling int    // 4 (icefall) or 8 (NeMo)
 	OutFrames   int    // T' = ChunkShift / Subsampling encoder frames per call
-	ContextSize int    // decoder context C
+	ContextSize int    // decoder context C (NeMo: 1, the last token)
 	VocabSize   int    // V
-	JoinerDim   int    // J
-	BlankID     int    // 0
-	UnkID       int    // <unk>, treated as blank; -1 when absent
+	JoinerDim   int    // J (icefall); 0 for NeMo, whose joiner dim is not visible
+	EncoderDim  int    // width of an encoder output frame (icefall J, NeMo d_model)
+	DecoderDim  int    // width of a decoder output (icefall J, NeMo pred_hidden)
+	BlankID     int    // 0 (icefall) or V-1 (NeMo)
+	UnkID       int    // <unk>, which icefall search treats as blank; -1 when absent, and for NeMo (whose search emits it)
 	PadValue    float32
 	States      []StateInfo
+	// DecoderStates are a NeMo prediction network's LSTM states (h, c:
+	// [pred_rnn_layers, N, pred_hidden], batch axis 1); nil for icefall.
+	DecoderStates []StateInfo
+	// ResetOnEndpoint says whether an endpoint zeroes the encoder states
+	// (NeMo) rather than keeping them (icefall) (§1.9).
+	ResetOnEndpoint bool
 	// MaxBatch is 1 when the encoder was exported with a fixed batch of 1, else 0 (any).
 	MaxBatch int
 }
 
-// StateBytes is the size of one stream's encoder state.
+// StateBytes is the size of one stream's encoder and prediction-network
+// state.
 func (p TransducerParams) StateBytes() int64 {
 	var n int64
-	for _, s := range p.States {
+	for _, s := range append(slices.Clone(p.States), p.DecoderStates...) {
 		n += s.Elements() * map[string]int64{"float32": 4, "int64": 8}[s.DType]
 	}
 	return n
 }
 
-// TransducerBundle is an opened and validated icefall transducer bundle.
+// TransducerBundle is an opened and validated transducer bundle.
 type TransducerBundle struct {
 	Dir        string
 	Config     BundleConfig // name and language; model is not used
@@ -83,6 +93,8 @@ type TransducerBundle struct {
 	Decoder    ModelIO
 	Joiner     ModelIO
 	Params     TransducerParams
+
+	encBind binding // how the encoder's inputs and outputs are used
 }
 
 // Name is the bundle's display name: bundle.yaml name, else the directory name.
@@ -93,16 +105,24 @@ func (b *TransducerBundle) Name() string {
 	return filepath.Base(b.Dir)
 }
 
-// Describe lists the three files' inputs, outputs and metadata keys.
+// Describe lists the files' inputs, outputs and metadata keys.
 func (b *TransducerBundle) Describe() string {
-	return b.Encoder.Describe() + " | " + b.Decoder.Describe() + " | " + b.Joiner.Describe()
+	var parts []string
+	for _, m := range []ModelIO{b.Encoder, b.Decoder, b.Joiner} {
+		if m.Path != "" {
+			parts = append(parts, m.Describe())
+		}
+	}
+	return strings.Join(parts, " | ")
 }
 
-// OpenTransducer opens the icefall streaming transducer bundle in dir
-// (zipformer2, zipformer v1 or LSTM, found by DetectFamily): tokens.txt, and
-// the encoder's, decoder's and joiner's inputs, outputs and metadata, checked
-// against the family's contract (MODEL-CONTRACT §1.1-§1.4, §1.10). Errors
-// wrap the sentinels of OpenBundle and say what was found.
+// OpenTransducer opens the streaming transducer bundle in dir, found by
+// DetectFamily: an icefall zipformer2, zipformer v1 or LSTM transducer, or a
+// NeMo cache-aware FastConformer transducer (Nemotron included). It reads
+// tokens.txt and checks the encoder's, decoder's and joiner's inputs,
+// outputs and metadata against the family's contract (MODEL-CONTRACT
+// §1.1-§1.4, §1.10, §2.1-§2.3). Errors wrap the sentinels of OpenBundle and
+// say what was found.
 func OpenTransducer(dir string) (*TransducerBundle, error) {
 	det, err := DetectFamily(dir)
 	if err != nil {
@@ -168,6 +188,9 @@ func (b *TransducerBundle) metaInts(m ModelIO, key string) ([]int, error) {
 }
 
 func (b *TransducerBundle) validate() error {
+	if b.Family == FamilyNeMoTransducer {
+		return b.validateNeMo()
+	}
 	p := TransducerParams{Family: b.Family, FeatureType: "kaldi_fbank", FeatureDim: icefallFeatureDim,
 		SampleRate: 16000, Subsampling: icefallSubsampling, BlankID: transducer.BlankID, UnkID: -1,
 		PadValue: DefaultPadValue}
@@ -292,43 +315,61 @@ func (b *TransducerBundle) validate() error {
 	if err != nil {
 		return err
 	}
-	ins, outs := enc.Inputs[1:], enc.Outputs[1:]
+	if p.States, p.MaxBatch, err = icefallStates(want, enc, b.Family, func(format string, args ...any) error {
+		return b.contractError(enc, format, args...)
+	}); err != nil {
+		return err
+	}
+	p.EncoderDim, p.DecoderDim = p.JoinerDim, p.JoinerDim
+	b.encBind = binding{nIn: len(enc.Inputs), nOut: len(enc.Outputs)}
+	for j, s := range p.States {
+		b.encBind.addState(j+1, j+1, s)
+	}
+	b.Params = p
+	return nil
+}
+
+// icefallStates checks an icefall model's state inputs and outputs (all
+// after input and output 0) against want, derived from its metadata: their
+// number, dtypes and shapes, by position. It returns the states named as the
+// session names them, and 1 when the model takes one stream per call.
+func icefallStates(want []StateInfo, m ModelIO, family string, errf func(format string, args ...any) error) ([]StateInfo, int, error) {
+	maxBatch := 0
+	ins, outs := m.Inputs[1:], m.Outputs[1:]
 	if len(ins) != len(want) || len(outs) != len(want) {
-		return b.contractError(enc, "the encoder has %d state inputs and %d state outputs, but its %s metadata gives %d states (%s)",
-			len(ins), len(outs), b.Family, len(want), missingState(want, ins, outs))
+		return nil, 0, errf("the model has %d state inputs and %d state outputs, but its %s metadata gives %d states (%s)",
+			len(ins), len(outs), family, len(want), missingState(want, ins, outs))
 	}
 	for j, w := range want {
 		in, o := ins[j], outs[j]
 		if in.DType != w.DType || o.DType != w.DType {
-			return b.contractError(enc, "state %d: input %s / output %s must be %s (%s)", j+1, in, o, w.DType, w.Name)
+			return nil, 0, errf("state %d: input %s / output %s must be %s (%s)", j+1, in, o, w.DType, w.Name)
 		}
 		if len(in.Shape) != len(w.Shape) || len(o.Shape) != len(w.Shape) {
-			return b.contractError(enc, "state %d: input %s / output %s must have rank %d like %s%s", j+1, in, o, len(w.Shape), w.Name, shapeString(w))
+			return nil, 0, errf("state %d: input %s / output %s must have rank %d like %s%s", j+1, in, o, len(w.Shape), w.Name, shapeString(w))
 		}
 		for d := range w.Shape {
 			if d == w.BatchAxis {
 				if in.Shape[d] > 1 || o.Shape[d] > 1 {
-					return b.contractError(enc, "state %d %s: batch axis %d has fixed size %d (want dynamic or 1)", j+1, in, d, max(in.Shape[d], o.Shape[d]))
+					return nil, 0, errf("state %d %s: batch axis %d has fixed size %d (want dynamic or 1)", j+1, in, d, max(in.Shape[d], o.Shape[d]))
 				}
 				if in.Shape[d] == 1 || o.Shape[d] == 1 {
-					p.MaxBatch = 1
+					maxBatch = 1
 				}
 				continue
 			}
 			if (in.Shape[d] >= 0 && in.Shape[d] != w.Shape[d]) || (o.Shape[d] >= 0 && o.Shape[d] != w.Shape[d]) {
-				return b.contractError(enc, "state %d: input %s / output %s do not match %s%s, derived from the metadata",
+				return nil, 0, errf("state %d: input %s / output %s do not match %s%s, derived from the metadata",
 					j+1, in, o, w.Name, shapeString(w))
 			}
 		}
 		w.Name = in.Name
 		want[j] = w
 	}
-	if x.Shape[0] == 1 || out.Shape[0] == 1 {
-		p.MaxBatch = 1
+	if m.Inputs[0].Shape[0] == 1 || m.Outputs[0].Shape[0] == 1 {
+		maxBatch = 1
 	}
-	p.States = want
-	b.Params = p
-	return nil
+	return want, maxBatch, nil
 }
 
 // shapeString writes a state shape with N at its batch axis.
@@ -471,43 +512,36 @@ func (b *TransducerBundle) stateLayout(p TransducerParams) ([]StateInfo, error) 
 // TransducerOptions configure a TransducerModel.
 type TransducerOptions struct {
 	Options
-	// Search configures greedy or modified beam search.
+	// Search configures greedy or modified beam search (icefall models) or
+	// NeMo greedy search (NeMo models: greedy only; Subsampling is set from
+	// the model).
 	Search transducer.Options
 	// TailPadding is the number of silent feature frames a streamer appends
 	// at Finish (0: DefaultTailPadding); at least T frames are appended.
 	TailPadding int
 }
 
-// TransducerModel runs an icefall transducer: one ONNX Runtime session each
-// for the encoder, the decoder and the joiner. Its methods may be called
-// from several goroutines; calls are serialised. It implements
-// transducer.Net.
+// TransducerModel runs a transducer: one ONNX Runtime session each for the
+// encoder, the decoder and the joiner. Its methods may be called from several
+// goroutines; calls are serialised. It implements transducer.Net for icefall
+// models; a NeMo model's stateful prediction network is run through
+// transducer.StatefulNet.
 type TransducerModel struct {
 	b       *TransducerBundle
 	p       TransducerParams
-	enc     *ort.DynamicAdvancedSession
+	enc     *runner
 	dec     *ort.DynamicAdvancedSession
 	join    *ort.DynamicAdvancedSession
-	states  []stateSpec
 	search  *transducer.Searcher
 	tailPad int
 
 	mu      sync.Mutex
-	encIO   map[int]*encoderIO
 	decIO   map[int]*rowsIO
 	joinIO  map[int]*rowsIO
+	nemoDec map[int]*nemoDecoderIO
+	nemoJn  map[int]*nemoJoinerIO
 	closed  bool
 	encRuns int64
-}
-
-// encoderIO holds the encoder tensors of one batch size.
-type encoderIO struct {
-	x, out  *ort.Tensor[float32]
-	f32     []*ort.Tensor[float32] // state inputs (nil for int64 states)
-	f32Next []*ort.Tensor[float32]
-	i64     []*ort.Tensor[int64]
-	i64Next []*ort.Tensor[int64]
-	in, o   []ort.Value
 }
 
 // rowsIO holds the decoder or joiner tensors of one row count.
@@ -526,75 +560,60 @@ func destroyValues(vs ...[]ort.Value) {
 	}
 }
 
-// NewTransducerModel creates the three sessions of the bundle.
+// NewTransducerModel creates the three sessions of the bundle and its search:
+// for icefall models greedy or modified beam search as opts.Search says; for
+// NeMo models NeMo greedy search (up to 10 symbols per frame by default;
+// modified beam search is refused with transducer.ErrOptions).
 func NewTransducerModel(b *TransducerBundle, opts TransducerOptions) (*TransducerModel, error) {
 	if b == nil || b.Params.Family == "" {
 		return nil, errors.New("onnx: NewTransducerModel needs a bundle from OpenTransducer")
 	}
-	so, err := ort.NewSessionOptions()
-	if err != nil {
-		return nil, fmt.Errorf("onnx: session options: %w", err)
-	}
-	defer so.Destroy()
-	threads := max(opts.Threads, 1)
-	if err := so.SetIntraOpNumThreads(threads); err != nil {
-		return nil, fmt.Errorf("onnx: intra-op threads %d: %w", threads, err)
-	}
-	if err := so.SetInterOpNumThreads(1); err != nil {
-		return nil, fmt.Errorf("onnx: inter-op threads: %w", err)
-	}
-	if err := configureDevice(so, opts.Device); err != nil {
-		return nil, err
-	}
-	m := &TransducerModel{b: b, p: b.Params, encIO: map[int]*encoderIO{}, decIO: map[int]*rowsIO{}, joinIO: map[int]*rowsIO{}}
+	m := &TransducerModel{b: b, p: b.Params, decIO: map[int]*rowsIO{}, joinIO: map[int]*rowsIO{},
+		nemoDec: map[int]*nemoDecoderIO{}, nemoJn: map[int]*nemoJoinerIO{}}
 	m.tailPad = opts.TailPadding
 	if m.tailPad <= 0 {
 		m.tailPad = DefaultTailPadding
 	}
 	m.tailPad = max(m.tailPad, m.p.ChunkFrames)
 	opts.Search.Subsampling = m.p.Subsampling
-	if m.search, err = transducer.New(m, b.Tokens, opts.Search); err != nil {
+	var err error
+	if m.p.Family == FamilyNeMoTransducer {
+		m.search, err = transducer.NewStateful(nemoNet{m}, b.Tokens, opts.Search)
+	} else {
+		m.search, err = transducer.New(m, b.Tokens, opts.Search)
+	}
+	if err != nil {
 		return nil, err
 	}
+	so, err := sessionOptions(opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
 	open := func(mio ModelIO) (*ort.DynamicAdvancedSession, error) {
-		names := func(ts []TensorInfo) []string {
-			out := make([]string, len(ts))
-			for i, t := range ts {
-				out[i] = t.Name
-			}
-			return out
+		s, err := ort.NewDynamicAdvancedSession(mio.Path, tensorNames(mio.Inputs), tensorNames(mio.Outputs), so)
+		if err != nil && isGPU(opts.Device) {
+			return nil, fmt.Errorf("%w: %s: %s: %s", ErrDevice, opts.Device, mio.Path, oneLine(err))
 		}
-		s, err := ort.NewDynamicAdvancedSession(mio.Path, names(mio.Inputs), names(mio.Outputs), so)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %s", ErrBundleModelInvalid, mio.Path, oneLine(err))
 		}
 		return s, nil
 	}
-	if m.enc, err = open(b.Encoder); err != nil {
+	enc, err := open(b.Encoder)
+	if err != nil {
 		return nil, err
 	}
 	if m.dec, err = open(b.Decoder); err != nil {
-		m.enc.Destroy()
+		enc.Destroy()
 		return nil, err
 	}
 	if m.join, err = open(b.Joiner); err != nil {
-		m.enc.Destroy()
+		enc.Destroy()
 		m.dec.Destroy()
 		return nil, err
 	}
-	for _, s := range m.p.States {
-		sp := stateSpec{shape: append([]int64(nil), s.Shape...), axis: s.BatchAxis, outer: 1, inner: 1}
-		for d, n := range sp.shape {
-			switch {
-			case d < sp.axis:
-				sp.outer *= int(n)
-			case d > sp.axis:
-				sp.inner *= int(n)
-			}
-		}
-		sp.size = sp.outer * sp.inner
-		m.states = append(m.states, sp)
-	}
+	m.enc = newRunner(b.Encoder.Path, enc, b.encBind, m.p.ChunkFrames, m.p.FeatureDim, m.p.OutFrames, m.p.EncoderDim, false)
 	return m, nil
 }
 
@@ -632,19 +651,23 @@ func (m *TransducerModel) Close() error {
 	}
 	m.closed = true
 	m.dropTensors()
-	return errors.Join(m.enc.Destroy(), m.dec.Destroy(), m.join.Destroy())
+	return errors.Join(m.enc.close(), m.dec.Destroy(), m.join.Destroy())
 }
 
 func (m *TransducerModel) dropTensors() {
-	for n, io := range m.encIO {
-		destroyValues(io.in, io.o)
-		delete(m.encIO, n)
-	}
 	for _, c := range []map[int]*rowsIO{m.decIO, m.joinIO} {
 		for n, io := range c {
 			destroyValues(io.in, io.os)
 			delete(c, n)
 		}
+	}
+	for n, io := range m.nemoDec {
+		destroyValues(io.in, io.outs)
+		delete(m.nemoDec, n)
+	}
+	for n, io := range m.nemoJn {
+		destroyValues(io.in, io.out)
+		delete(m.nemoJn, n)
 	}
 }
 
@@ -654,20 +677,13 @@ type EncoderState struct {
 	m   *TransducerModel
 	f32 [][]float32 // per state; nil for int64 states
 	i64 [][]int64   // per state; nil for float32 states
-	out []float32   // [T'][J]
+	out []float32   // [T'][EncoderDim]
 }
 
 // NewEncoderState returns a zeroed state for one stream.
 func (m *TransducerModel) NewEncoderState() *EncoderState {
-	s := &EncoderState{m: m, f32: make([][]float32, len(m.states)), i64: make([][]int64, len(m.states)),
-		out: make([]float32, m.p.OutFrames*m.p.JoinerDim)}
-	for j, sp := range m.states {
-		if m.p.States[j].DType == "int64" {
-			s.i64[j] = make([]int64, sp.size)
-		} else {
-			s.f32[j] = make([]float32, sp.size)
-		}
-	}
+	s := &EncoderState{m: m, out: make([]float32, m.p.OutFrames*m.p.EncoderDim)}
+	s.f32, s.i64 = m.enc.newState()
 	return s
 }
 
@@ -680,70 +696,12 @@ func (s *EncoderState) Reset() {
 	clear(s.out)
 }
 
-// encoderBatch returns the encoder tensors for n streams.
-func (m *TransducerModel) encoderBatch(n int) (*encoderIO, error) {
-	if io, ok := m.encIO[n]; ok {
-		return io, nil
-	}
-	if len(m.encIO) >= maxCachedBatches {
-		for k, io := range m.encIO {
-			destroyValues(io.in, io.o)
-			delete(m.encIO, k)
-		}
-	}
-	io := &encoderIO{}
-	fail := func(err error) (*encoderIO, error) {
-		destroyValues(io.in, io.o)
-		return nil, fmt.Errorf("onnx: encoder tensors for batch %d: %w", n, err)
-	}
-	N := int64(n)
-	var err error
-	if io.x, err = ort.NewEmptyTensor[float32](ort.NewShape(N, int64(m.p.ChunkFrames), int64(m.p.FeatureDim))); err != nil {
-		return fail(err)
-	}
-	io.in = append(io.in, io.x)
-	if io.out, err = ort.NewEmptyTensor[float32](ort.NewShape(N, int64(m.p.OutFrames), int64(m.p.JoinerDim))); err != nil {
-		return fail(err)
-	}
-	io.o = append(io.o, io.out)
-	for j, sp := range m.states {
-		shape := ort.Shape(append([]int64(nil), sp.shape...))
-		shape[sp.axis] = N
-		var out ort.Value
-		var fi, fo *ort.Tensor[float32]
-		var ii, iout *ort.Tensor[int64]
-		if m.p.States[j].DType == "int64" {
-			if ii, err = ort.NewEmptyTensor[int64](shape); err != nil {
-				return fail(err)
-			}
-			io.in = append(io.in, ii)
-			if iout, err = ort.NewEmptyTensor[int64](shape); err != nil {
-				return fail(err)
-			}
-			out = iout
-		} else {
-			if fi, err = ort.NewEmptyTensor[float32](shape); err != nil {
-				return fail(err)
-			}
-			io.in = append(io.in, fi)
-			if fo, err = ort.NewEmptyTensor[float32](shape); err != nil {
-				return fail(err)
-			}
-			out = fo
-		}
-		io.o = append(io.o, out)
-		io.f32, io.f32Next = append(io.f32, fi), append(io.f32Next, fo)
-		io.i64, io.i64Next = append(io.i64, ii), append(io.i64Next, iout)
-	}
-	m.encIO[n] = io
-	return io, nil
-}
-
 // RunEncoder makes one encoder call for len(states) streams. x holds their
-// feature windows, [N,T,80] flattened. The states are stacked along each
-// state's batch axis, and the new states are scattered back into them. It
-// returns each stream's encoder output, [T'][J] flattened; these slices
-// belong to the EncoderState and are overwritten by its next call.
+// feature windows, [N,T,F] flattened (for NeMo too: the model's
+// channels-first input is transposed here). The states are stacked along
+// each state's batch axis, and the new states are scattered back into them.
+// It returns each stream's encoder output, [T'][EncoderDim] flattened; these
+// slices belong to the EncoderState and are overwritten by its next call.
 func (m *TransducerModel) RunEncoder(x []float32, states []*EncoderState) ([][]float32, error) {
 	n := len(states)
 	w := m.p.ChunkFrames * m.p.FeatureDim
@@ -772,48 +730,17 @@ func (m *TransducerModel) runEncoder(states []*EncoderState, fill func(x []float
 	if m.closed {
 		return nil, ErrClosed
 	}
-	io, err := m.encoderBatch(n)
+	out := make([][]float32, n)
+	err := m.enc.run(n, fill,
+		func(i int) ([][]float32, [][]int64) { return states[i].f32, states[i].i64 },
+		func(i int, frames []float32) {
+			copy(states[i].out, frames)
+			out[i] = states[i].out
+		})
 	if err != nil {
 		return nil, err
 	}
-	fill(io.x.GetData())
-	for j, sp := range m.states {
-		if io.f32[j] != nil {
-			dst := io.f32[j].GetData()
-			for i, s := range states {
-				stack(dst, s.f32[j], sp, n, i)
-			}
-		} else {
-			dst := io.i64[j].GetData()
-			for i, s := range states {
-				stack(dst, s.i64[j], sp, n, i)
-			}
-		}
-	}
-	if err := m.enc.Run(io.in, io.o); err != nil {
-		return nil, fmt.Errorf("onnx: %s: run (batch %d): %s", m.b.Encoder.Path, n, oneLine(err))
-	}
 	m.encRuns++
-	eo := io.out.GetData()
-	per := m.p.OutFrames * m.p.JoinerDim
-	out := make([][]float32, n)
-	for i, s := range states {
-		copy(s.out, eo[i*per:(i+1)*per])
-		out[i] = s.out
-	}
-	for j, sp := range m.states {
-		if io.f32Next[j] != nil {
-			src := io.f32Next[j].GetData()
-			for i, s := range states {
-				scatter(s.f32[j], src, sp, n, i)
-			}
-		} else {
-			src := io.i64Next[j].GetData()
-			for i, s := range states {
-				scatter(s.i64[j], src, sp, n, i)
-			}
-		}
-	}
 	return out, nil
 }
 
@@ -864,6 +791,9 @@ func (m *TransducerModel) rows(cache map[int]*rowsIO, n int, decoder bool) (*row
 // RunDecoder runs the decoder on len(ctx)/C contexts (transducer.Net) and
 // writes [rows][J] into out.
 func (m *TransducerModel) RunDecoder(ctx []int64, out []float32) error {
+	if m.p.Family == FamilyNeMoTransducer {
+		return fmt.Errorf("%w: a NeMo prediction network takes a token and its LSTM state, not a context (its search runs it)", ErrBatch)
+	}
 	C, J := m.p.ContextSize, m.p.JoinerDim
 	n := len(ctx) / C
 	if n == 0 || len(ctx) != n*C || len(out) != n*J {
@@ -889,6 +819,9 @@ func (m *TransducerModel) RunDecoder(ctx []int64, out []float32) error {
 // RunJoiner runs the joiner on rows (encoder frame, decoder output) pairs
 // (transducer.Net) and writes the logits [rows][V] into out.
 func (m *TransducerModel) RunJoiner(enc, dec, out []float32) error {
+	if m.p.Family == FamilyNeMoTransducer {
+		return fmt.Errorf("%w: a NeMo joiner takes [N,D,1] and [N,H,1] inputs (its search runs it)", ErrBatch)
+	}
 	J, V := m.p.JoinerDim, m.p.VocabSize
 	n := len(enc) / J
 	if n == 0 || len(enc) != n*J || len(dec) != n*J || len(out) != n*V {

@@ -8,10 +8,11 @@ import (
 )
 
 // TransducerStreamer runs one stream through a TransducerModel, chunked as
-// sherpa-onnx does (MODEL-CONTRACT §1.5): it buffers feature frames, and each
-// encoder call takes the window [processed, processed+T) and advances
-// processed by decode_chunk_len, so consecutive windows overlap by T −
-// decode_chunk_len frames of look-ahead. The encoder output goes to the
+// sherpa-onnx does (MODEL-CONTRACT §1.5, §2.2): it buffers feature frames,
+// and each encoder call takes the window [processed, processed+T) and
+// advances processed by the shift (decode_chunk_len; NeMo chunk_shift), so
+// consecutive windows overlap by T − shift frames (icefall look-ahead, NeMo
+// pre-encode cache). The encoder output goes to the
 // model's search (greedy or modified beam). At the end of the input it
 // appends silent frames (the model's tail padding, at least T) so that the
 // last real frames pass through the encoder with their right context.

@@ -177,10 +177,11 @@ func TestDetectFamily(t *testing.T) {
 		t.Errorf("tone: %+v, %v", d, err)
 	}
 	// The tone model's "wrong_model_type" variant says zipformer2 and has
-	// log_probs: sherpa would take it for a zipformer2 CTC model.
+	// log_probs: sherpa would take it for a zipformer2 CTC model (whose
+	// contract OpenBundle then checks).
 	dir := t.TempDir()
 	copyFile(t, filepath.Join("testdata", "variants", "wrong_model_type.onnx"), filepath.Join(dir, "model.onnx"))
-	if d, err := DetectFamily(dir); err != nil || d.Family != FamilyZipformer2CTC || d.Supported {
+	if d, err := DetectFamily(dir); err != nil || d.Family != FamilyZipformer2CTC || !d.Supported {
 		t.Errorf("zipformer2 CTC: %+v, %v", d, err)
 	}
 	copyFile(t, filepath.Join("testdata", "variants", "no_model_type.onnx"), filepath.Join(dir, "model.onnx"))
@@ -623,8 +624,10 @@ func TestOpenTransducerErrors(t *testing.T) {
 			[]string{"cached_nonlin_attn_0[1,N,16,15], derived from the metadata"}},
 		{"whisper features", replace("encoder.onnx", "encoder_whisper_features"), ErrBundleContract,
 			[]string{`feature="whisper"`}},
-		{"NeMo decoder", replace("decoder.onnx", "decoder_two_outputs"), ErrUnsupportedModel,
-			[]string{"nemo_transducer transducer, which this build detects but does not run", "next_states"}},
+		// A decoder with state outputs makes a NeMo transducer (§0), whose
+		// encoder metadata this zipformer2 encoder lacks.
+		{"NeMo decoder", replace("decoder.onnx", "decoder_two_outputs"), ErrBundleContract,
+			[]string{"encoder.onnx: metadata window_size is missing", "next_states"}},
 		{"no context_size", replace("decoder.onnx", "decoder_no_context_size"), ErrBundleContract,
 			[]string{"metadata context_size is missing"}},
 		{"joiner vocabulary past tokens.txt", replace("joiner.onnx", "joiner_vocab_too_large"), ErrBundleContract,

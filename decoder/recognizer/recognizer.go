@@ -34,23 +34,37 @@ type Options struct {
 }
 
 // stream is what the recogniser needs from a model stream: onnx.Streamer
-// (CTC) and onnx.TransducerStreamer provide it.
+// (CTC) and onnx.TransducerStreamer provide it. Cut ends a segment at an
+// endpoint with the family's reset (§1.9: icefall keeps the states, NeMo
+// zeroes them).
 type stream interface {
 	Accept(frames []float32) error
 	Finish() error
 	Reset(anchor int64)
 	Close()
 	Calls() int64
+	Cut() []decoder.Word
 }
 
 // search is what the recogniser needs from a stream's search, for
-// endpointing and for cutting segments: *ctc.Greedy and *transducer.Stream
-// provide it.
+// endpointing: *ctc.Greedy and *transducer.Stream provide it.
 type search interface {
 	Frames() int64
 	TrailingBlanks() int64
 	Words() []decoder.Word
-	Cut() []decoder.Word
+}
+
+// featureOptions returns the features a model family wants (MODEL-CONTRACT
+// §3): Kaldi fbank for icefall models and subtitled_ctc, NeMo's Hann/Slaney
+// log-mel (80 or 128 bins) for NeMo models.
+func featureOptions(featureType string, dim int) (features.Options, error) {
+	switch featureType {
+	case onnx.FeatureKaldi:
+		return features.KaldiOptions(dim), nil
+	case onnx.FeatureNeMo:
+		return features.NeMoOptions(dim), nil
+	}
+	return features.Options{}, fmt.Errorf("%w: %q", ErrFeatures, featureType)
 }
 
 // Recognizer is one stream's recogniser. It is not safe for concurrent use.
@@ -69,17 +83,22 @@ type Recognizer struct {
 	scratch  []float32
 }
 
-// New returns a recogniser that reports results through emit, which is
-// called synchronously from Accept and Finish.
+// New returns a recogniser for a single-file CTC model (onnx.OpenBundle:
+// subtitled_ctc, icefall zipformer2 CTC or NeMo cache-aware CTC) that
+// reports results through emit, which is called synchronously from Accept
+// and Finish. Features follow the family (Kaldi fbank, or NeMo log-mel for
+// NeMo models); at an endpoint a NeMo model's states are zeroed, the others
+// keep theirs.
 func New(m *onnx.Model, opts Options, emit func(decoder.Result)) (*Recognizer, error) {
 	c := m.Contract()
-	if c.FeatureType != "kaldi_fbank" {
-		return nil, fmt.Errorf("%w: %q", ErrFeatures, c.FeatureType)
+	fo, err := featureOptions(c.FeatureType, c.FeatureDim)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Scheduler != nil && opts.Scheduler.Model() != m {
 		return nil, errors.New("recognizer: the scheduler runs a different model")
 	}
-	feat, err := features.New(features.KaldiOptions(c.FeatureDim))
+	feat, err := features.New(fo)
 	if err != nil {
 		return nil, fmt.Errorf("recognizer: features: %w", err)
 	}
@@ -95,20 +114,25 @@ func New(m *onnx.Model, opts Options, emit func(decoder.Result)) (*Recognizer, e
 	return newRecognizer(opts, emit, feat, st, st.Search(), c.Subsampling), nil
 }
 
-// NewTransducer returns a recogniser for an icefall streaming transducer
-// (onnx.OpenTransducer): Kaldi fbank features, the model's search (greedy or
-// modified beam, set when the model was made) and endpointing with the
-// icefall reset, which keeps the encoder states and the decoder context.
-// opts.Scheduler must be nil: transducer streams call the model directly.
+// NewTransducer returns a recogniser for a streaming transducer
+// (onnx.OpenTransducer): icefall models get Kaldi fbank features, the
+// model's search (greedy or modified beam, set when the model was made) and
+// endpointing with the icefall reset, which keeps the encoder states and the
+// decoder context; NeMo models (FastConformer, Nemotron) get NeMo log-mel
+// features with the model's 80 or 128 bins, NeMo greedy search and the NeMo
+// reset, which zeroes the encoder caches and restarts the prediction
+// network. opts.Scheduler must be nil: transducer streams call the model
+// directly.
 func NewTransducer(m *onnx.TransducerModel, opts Options, emit func(decoder.Result)) (*Recognizer, error) {
 	p := m.Params()
-	if p.FeatureType != "kaldi_fbank" {
-		return nil, fmt.Errorf("%w: %q", ErrFeatures, p.FeatureType)
+	fo, err := featureOptions(p.FeatureType, p.FeatureDim)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Scheduler != nil {
 		return nil, errors.New("recognizer: the scheduler batches CTC models only")
 	}
-	feat, err := features.New(features.KaldiOptions(p.FeatureDim))
+	feat, err := features.New(fo)
 	if err != nil {
 		return nil, fmt.Errorf("recognizer: features: %w", err)
 	}
@@ -221,7 +245,7 @@ func (r *Recognizer) pump() error {
 
 // final cuts the segment and emits its words as a final result, if any.
 func (r *Recognizer) final() {
-	words := r.search.Cut()
+	words := r.stream.Cut()
 	r.partial = ""
 	if len(words) == 0 {
 		return

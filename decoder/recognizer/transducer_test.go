@@ -1,68 +1,21 @@
 package recognizer
 
 import (
-	"encoding/json"
-	"math"
-	"os"
 	"testing"
 
 	"github.com/subtitled/subtitled/decoder"
 	"github.com/subtitled/subtitled/decoder/onnx"
 	"github.com/subtitled/subtitled/decoder/transducer"
+	"github.com/subtitled/subtitled/tools/familymodels/sounds"
 	"github.com/subtitled/subtitled/tools/testenv"
 )
 
-// bandHz is the centre of Kaldi fbank mel band b (80 bins, 20..7600 Hz).
-func bandHz(b int) float64 {
-	mel := func(f float64) float64 { return 1127 * math.Log(1+f/700) }
-	lo, hi := mel(20), mel(7600)
-	m := lo + (hi-lo)/81*float64(b+1)
-	return 700 * (math.Exp(m/1127) - 1)
-}
-
-// sounds synthesises the fixture's sounds (testdata/models/families/
-// sounds.json) as 160 ms tones at their bands' centres with 120 ms gaps,
-// after lead ms of silence, and returns the samples and each tone's onset
-// in samples.
-func sounds(t *testing.T, lead int, names ...string) ([]float32, []int) {
+// sounds16k synthesises the icefall fixtures' sounds (sounds.json) at
+// 16 kHz after lead ms of silence and returns each tone's onset.
+func sounds16k(t *testing.T, lead int, names ...string) ([]float32, []int) {
 	t.Helper()
-	data, err := os.ReadFile(testenv.Path("testdata", "models", "families", "sounds.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tab struct {
-		Sounds []struct {
-			Name string
-			Band int
-		}
-	}
-	if err := json.Unmarshal(data, &tab); err != nil {
-		t.Fatal(err)
-	}
-	band := map[string]int{}
-	for _, s := range tab.Sounds {
-		band[s.Name] = s.Band
-	}
-	out := make([]float32, lead*16)
-	var onsets []int
-	const n, ramp = 160 * 16, 80
-	for _, name := range names {
-		b, ok := band[name]
-		if !ok {
-			t.Fatalf("no sound %q", name)
-		}
-		onsets = append(onsets, len(out))
-		hz := bandHz(b)
-		for i := range n {
-			env := 1.0
-			if k := min(i, n-1-i); k < ramp {
-				env = 0.5 - 0.5*math.Cos(math.Pi*float64(k)/ramp)
-			}
-			out = append(out, float32(0.25*env*math.Sin(2*math.Pi*hz*float64(i)/16000)))
-		}
-		out = append(out, make([]float32, 120*16)...)
-	}
-	return out, onsets
+	a, onsets, _ := toneSounds(t, "sounds.json", sounds.KaldiBandHz, lead, names...)
+	return a, onsets
 }
 
 // A transducer recogniser cuts at the pause (rule2) and, as icefall models
@@ -91,9 +44,9 @@ func TestTransducerRecognizer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, onA := sounds(t, 200, "NEW", "YORK")
+			a, onA := sounds16k(t, 200, "NEW", "YORK")
 			pause := make([]float32, 2*16000)
-			c, onC := sounds(t, 0, "DITTO2", "HA")
+			c, onC := sounds16k(t, 0, "DITTO2", "HA")
 			audio := append(append(a, pause...), c...)
 			const pts0 = 9_000_000
 			feed(t, r, audio, pts0, 320, false)

@@ -25,7 +25,7 @@ func (s *Searcher) beamFrame(streams []*Stream, enc [][]float32, active []int, t
 	for _, i := range active {
 		for _, h := range streams[i].hyps {
 			hs = append(hs, h)
-			encRows = append(encRows, enc[i][t*s.j:(t+1)*s.j])
+			encRows = append(encRows, enc[i][t*s.je:(t+1)*s.je])
 		}
 	}
 	if err := s.ensureDecoded(hs); err != nil {

@@ -16,7 +16,7 @@ func (s *Searcher) greedyFrame(streams []*Stream, enc [][]float32, active []int,
 		hs, encRows = hs[:0], encRows[:0]
 		for _, i := range rows {
 			hs = append(hs, streams[i].hyps[0])
-			encRows = append(encRows, enc[i][t*s.j:(t+1)*s.j])
+			encRows = append(encRows, enc[i][t*s.je:(t+1)*s.je])
 		}
 		if err := s.ensureDecoded(hs); err != nil {
 			return err

@@ -1,9 +1,12 @@
-// Package transducer is streaming search for transducer (RNN-T) models with a
-// stateless prediction network, as icefall exports them (reference
-// MODEL-CONTRACT §1.1, §1.7-§1.10): greedy search (the default) and modified
-// beam search, batched over streams, with <unk> treated as blank, byte-fallback
-// tokens, word timestamps from output frame indices and the per-family reset at
-// an endpoint. It runs no model itself: a Net supplies the decoder and joiner.
+// Package transducer is streaming search for transducer (RNN-T) models, batched
+// over streams: for icefall models with a stateless prediction network
+// (reference MODEL-CONTRACT §1.1, §1.7-§1.10), greedy search (the default) and
+// modified beam search with <unk> treated as blank; for NeMo models whose
+// prediction network is an LSTM with state (§2.2-§2.3), NeMo greedy search with
+// the blank last and up to 10 symbols per frame. Both have byte-fallback
+// tokens, word timestamps from output frame indices and the per-family reset
+// at an endpoint. It runs no model itself: a Net or a StatefulNet supplies the
+// decoder and joiner.
 package transducer
 
 import (
@@ -70,10 +73,12 @@ type Options struct {
 	// Beam is the number of active paths of modified beam search (0: DefaultBeam).
 	Beam int
 	// MaxSymbolsPerFrame bounds the tokens greedy search emits per encoder
-	// frame (0: DefaultMaxSymbolsPerFrame, as sherpa-onnx).
+	// frame (0: DefaultMaxSymbolsPerFrame for New, DefaultStatefulMaxSymbols
+	// for NewStateful, as sherpa-onnx).
 	MaxSymbolsPerFrame int
 	// Subsampling is the number of 10 ms feature frames per encoder output
-	// frame (0: DefaultSubsampling, all icefall models).
+	// frame (0: DefaultSubsampling, all icefall models, for New;
+	// DefaultStatefulSubsampling, NeMo, for NewStateful).
 	Subsampling int
 }
 
@@ -106,17 +111,26 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// Searcher runs the search of many streams over one Net. Decode calls are
-// serialised; Streams must not be used by two goroutines at once.
+// Searcher runs the search of many streams over one Net (or StatefulNet).
+// Decode calls are serialised; Streams must not be used by two goroutines at
+// once.
 type Searcher struct {
-	net     Net
-	tok     *ctc.Tokens
-	opts    Options
-	c, v, j int
-	unk     int // <unk>, treated as blank; -1 when the vocabulary has none
+	net   Net         // icefall; nil for a stateful net
+	sn    StatefulNet // NeMo; nil for a stateless net
+	tok   *ctc.Tokens
+	opts  Options
+	c, v  int
+	je    int // width of an encoder output frame
+	jd    int // width of a decoder output
+	ss    int // floats of one row's prediction-network state (stateful nets)
+	blank int // 0 (icefall) or V-1 (NeMo)
+	unk   int // <unk>, treated as blank; -1 when the vocabulary has none or for NeMo
 
 	mu     sync.Mutex
 	ctx    []int64   // decoder input rows
+	tok32  []int32   // stateful decoder input tokens
+	stIn   []float32 // stateful decoder input states
+	stOut  []float32
 	decOut []float32 // decoder output rows
 	enc    []float32 // joiner input rows
 	dec    []float32
@@ -132,12 +146,13 @@ func New(net Net, tokens *ctc.Tokens, opts Options) (*Searcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Searcher{net: net, tok: tokens, opts: o, c: net.ContextSize(), v: net.VocabSize(), j: net.JoinerDim(), unk: -1}
+	j := net.JoinerDim()
+	s := &Searcher{net: net, tok: tokens, opts: o, c: net.ContextSize(), v: net.VocabSize(), je: j, jd: j, unk: -1, blank: BlankID}
 	switch {
 	case s.c < 1:
 		return nil, fmt.Errorf("%w: context size %d < 1", ErrOptions, s.c)
-	case s.j < 1:
-		return nil, fmt.Errorf("%w: joiner dim %d < 1", ErrOptions, s.j)
+	case j < 1:
+		return nil, fmt.Errorf("%w: joiner dim %d < 1", ErrOptions, j)
 	case s.v != tokens.Len():
 		return nil, fmt.Errorf("%w: the joiner has %d outputs but the token table has %d tokens", ErrVocab, s.v, tokens.Len())
 	case s.v < 2:
@@ -164,6 +179,10 @@ type hyp struct {
 	logp     float64
 	trailing int64
 	dec      []float32 // decoder output for the last C entries of ys; nil: not computed
+	// state is a stateful net's prediction-network state (nil: zeros): the
+	// state dec came out with, or, while dec is nil, the one to feed with the
+	// last token of ys.
+	state []float32
 }
 
 func (h *hyp) context(c int) []int { return h.ys[len(h.ys)-c:] }
@@ -175,7 +194,8 @@ func (h *hyp) clone() *hyp {
 		probs:    append(make([]float32, 0, len(h.probs)+1), h.probs...),
 		logp:     h.logp,
 		trailing: h.trailing,
-		dec:      h.dec, // read-only once computed
+		dec:      h.dec,   // read-only once computed
+		state:    h.state, // read-only once computed
 	}
 }
 
@@ -208,13 +228,14 @@ func (s *Searcher) NewStream(anchor int64) *Stream {
 }
 
 // Reset starts the stream afresh at anchor: no tokens, and the initial
-// decoder context [-1, …, -1, 0] (sherpa-onnx).
+// decoder context [-1, …, -1, 0] (sherpa-onnx); for a stateful net, the blank
+// and a zero prediction-network state.
 func (st *Stream) Reset(anchor int64) {
 	ys := make([]int, st.s.c)
 	for i := range ys[:len(ys)-1] {
 		ys[i] = -1
 	}
-	ys[len(ys)-1] = BlankID
+	ys[len(ys)-1] = st.s.blank
 	st.anchor, st.frames = anchor, 0
 	st.hyps = []*hyp{{ys: ys}}
 }
@@ -232,15 +253,22 @@ func (st *Stream) best() *hyp {
 }
 
 // Cut ends the segment at an endpoint and returns its words. The next
-// segment starts at the next output frame, so media times stay continuous,
-// and - as sherpa-onnx does for icefall models (§1.9) - its hypothesis is
+// segment starts at the next output frame, so media times stay continuous.
+// As sherpa-onnx does (§1.9), for icefall models the next hypothesis is
 // seeded with the last C tokens of the best one, so the decoder context
-// carries over. Encoder states are not the search's business: they are kept.
+// carries over; for a stateful (NeMo) net the prediction network starts
+// afresh: blank and a zero state. Encoder states are not the search's
+// business: the caller keeps (icefall) or resets (NeMo) them.
 func (st *Stream) Cut() []decoder.Word {
 	words := st.Words()
+	anchor := st.anchor + st.frames*int64(st.s.opts.Subsampling)*FrameTicks
+	if st.s.sn != nil {
+		st.Reset(anchor)
+		return words
+	}
 	b := st.best()
 	seed := &hyp{ys: append([]int(nil), b.context(st.s.c)...), dec: b.dec}
-	st.anchor += st.frames * int64(st.s.opts.Subsampling) * FrameTicks
+	st.anchor = anchor
 	st.frames = 0
 	st.hyps = []*hyp{seed}
 	return words
@@ -309,10 +337,10 @@ func (s *Searcher) Decode(streams []*Stream, enc [][]float32) error {
 		if st == nil || st.s != s {
 			return fmt.Errorf("%w: stream %d does not belong to this searcher", ErrOptions, i)
 		}
-		if len(enc[i])%s.j != 0 {
-			return fmt.Errorf("%w: encoder output of stream %d has %d values, not a multiple of J=%d", ErrShape, i, len(enc[i]), s.j)
+		if len(enc[i])%s.je != 0 {
+			return fmt.Errorf("%w: encoder output of stream %d has %d values, not a multiple of %d", ErrShape, i, len(enc[i]), s.je)
 		}
-		maxT = max(maxT, len(enc[i])/s.j)
+		maxT = max(maxT, len(enc[i])/s.je)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -320,14 +348,17 @@ func (s *Searcher) Decode(streams []*Stream, enc [][]float32) error {
 	for t := 0; t < maxT; t++ {
 		active = active[:0]
 		for i := range streams {
-			if (t+1)*s.j <= len(enc[i]) {
+			if (t+1)*s.je <= len(enc[i]) {
 				active = append(active, i)
 			}
 		}
 		var err error
-		if s.opts.Method == ModifiedBeam {
+		switch {
+		case s.sn != nil:
+			err = s.statefulFrame(streams, enc, active, t)
+		case s.opts.Method == ModifiedBeam:
 			err = s.beamFrame(streams, enc, active, t)
-		} else {
+		default:
 			err = s.greedyFrame(streams, enc, active, t)
 		}
 		if err != nil {
@@ -343,6 +374,9 @@ func (s *Searcher) Decode(streams []*Stream, enc [][]float32) error {
 // ensureDecoded runs the decoder, batched, for the hypotheses whose decoder
 // output is not cached.
 func (s *Searcher) ensureDecoded(hs []*hyp) error {
+	if s.sn != nil {
+		return s.ensureDecodedStateful(hs)
+	}
 	s.ctx = s.ctx[:0]
 	n := 0
 	for _, h := range hs {
@@ -357,7 +391,7 @@ func (s *Searcher) ensureDecoded(hs []*hyp) error {
 	if n == 0 {
 		return nil
 	}
-	s.decOut = grow(s.decOut, n*s.j)
+	s.decOut = grow(s.decOut, n*s.jd)
 	if err := s.net.RunDecoder(s.ctx, s.decOut); err != nil {
 		return err
 	}
@@ -366,7 +400,7 @@ func (s *Searcher) ensureDecoded(hs []*hyp) error {
 	r := 0
 	for _, h := range hs {
 		if h.dec == nil {
-			h.dec = out[r*s.j : (r+1)*s.j : (r+1)*s.j]
+			h.dec = out[r*s.jd : (r+1)*s.jd : (r+1)*s.jd]
 			r++
 		}
 	}
@@ -377,14 +411,20 @@ func (s *Searcher) ensureDecoded(hs []*hyp) error {
 // logits [rows][V].
 func (s *Searcher) join(encRows [][]float32, hs []*hyp) ([]float32, error) {
 	n := len(hs)
-	s.enc = grow(s.enc, n*s.j)
-	s.dec = grow(s.dec, n*s.j)
+	s.enc = grow(s.enc, n*s.je)
+	s.dec = grow(s.dec, n*s.jd)
 	for r, h := range hs {
-		copy(s.enc[r*s.j:(r+1)*s.j], encRows[r])
-		copy(s.dec[r*s.j:(r+1)*s.j], h.dec)
+		copy(s.enc[r*s.je:(r+1)*s.je], encRows[r])
+		copy(s.dec[r*s.jd:(r+1)*s.jd], h.dec)
 	}
 	s.logits = grow(s.logits, n*s.v)
-	if err := s.net.RunJoiner(s.enc, s.dec, s.logits); err != nil {
+	var err error
+	if s.sn != nil {
+		err = s.sn.RunJoiner(s.enc, s.dec, s.logits)
+	} else {
+		err = s.net.RunJoiner(s.enc, s.dec, s.logits)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return s.logits, nil
@@ -398,7 +438,7 @@ func grow(b []float32, n int) []float32 {
 }
 
 // isBlank reports whether tok is treated as blank (blank or <unk>).
-func (s *Searcher) isBlank(tok int) bool { return tok == BlankID || tok == s.unk }
+func (s *Searcher) isBlank(tok int) bool { return tok == s.blank || tok == s.unk }
 
 // logSoftmax writes the log-softmax of row into out (float64).
 func logSoftmax(row []float32, out []float64) {

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Generate the icefall streaming transducer fixture bundles (zipformer2, zipformer v1, lstm).
+"""Generate the icefall streaming fixture bundles (zipformer2, zipformer v1, lstm transducers; zipformer2 CTC).
 
 Each bundle is a hand-built encoder.onnx / decoder.onnx / joiner.onnx / tokens.txt with
 exactly the input/output names, dtypes, ranks and metadata keys of its family as
@@ -16,6 +16,7 @@ deterministic:
 Outputs (paths relative to the repository root):
     testdata/models/families/sounds.json                      the sound -> token table
     testdata/models/families/<family>/{encoder,decoder,joiner}.onnx, tokens.txt, bundle.yaml
+    testdata/models/families/zipformer2_ctc/{model.onnx,tokens.txt,bundle.yaml}
     decoder/onnx/testdata/families/*.onnx                      broken variants for the tests
 """
 
@@ -274,38 +275,27 @@ def pattern_shape(st):
     return [1 if i in (st["axis"], st["time"]) else d for i, d in enumerate(st["shape"])]
 
 
-def build_encoder(family, variant=None):
-    spec = FAMILIES[family]
-    meta = dict(spec["meta"])
-    J = spec["joiner_dim"]
-    T, shift = int(meta["T"]), int(meta["decode_chunk_len"])
-    out_frames = shift // SUBSAMPLING
-    states = state_layout(family, meta)
-    g = Graph("enc")
-
-    feat_dim = 40 if variant == "wrong_feature_dim" else FEATURE_DIM
-    inputs = [value_info("x", TensorProto.FLOAT, ["N", T, feat_dim])]
-    for st in states:
-        inputs.append(value_info(st["name"], st["dtype"], st["shape"]))
-
-    # Sound code per output frame: mean band level over its 4 feature frames, arg-max
-    # against the threshold (code 0 = no sound).
-    xs = g.slice("x", 0, shift, 1)                                          # [N,S,80]
+def sound_codes(g, xs, out_frames, frames_per_out):
+    """Sound code per output frame of xs [N, out_frames*frames_per_out, 80]: the mean
+    band level over its feature frames, arg-max against the threshold (code 0 = no
+    sound). Returns the int64 codes and their float copy, both [N, T']."""
     xb = g.node("Gather", [xs, g.const(BANDS, np.int64, "bands")], axis=2)  # [N,S,K]
-    xr = g.node("Reshape", [xb, g.ints([0, out_frames, SUBSAMPLING, K])])
+    xr = g.node("Reshape", [xb, g.ints([0, out_frames, frames_per_out, K])])
     pooled = g.node("ReduceMean", [xr], axes=[2], keepdims=0)              # [N,T',K]
     thr = g.node("Add", [g.node("Mul", [g.slice(pooled, 0, 1, 2), g.const(0.0)]),
                          g.const(THRESHOLD)])                               # [N,T',1]
     code = g.node("ArgMax", [g.node("Concat", [thr, pooled], axis=2)], axis=2, keepdims=0)
-    codef = g.node("Cast", [code], to=TensorProto.FLOAT)                    # [N,T']
+    return code, g.node("Cast", [code], to=TensorProto.FLOAT)
 
-    # The previous chunk's last code, read from every float state (the newest time step,
-    # width element 0). The states must agree and the int64 counters must say that the
-    # caches are filled; otherwise there is no usable history.
+
+def previous_code(g, states):
+    """The previous chunk's last code [N, 1], read from every float state (the newest
+    time step, width element 0). The states must agree and the int64 counters must say
+    that the caches are filled; otherwise there is no usable history (0)."""
     reads, valids = [], []
     for st in states:
         name = st["name"]
-        if st["kind"] == "processed_lens":
+        if st["kind"] in ("processed_lens", "counter"):
             valids.append(g.node("Cast", [g.node("Greater", [name, g.const(0, np.int64)])],
                                  to=TensorProto.FLOAT))
             continue
@@ -328,29 +318,31 @@ def build_encoder(family, variant=None):
     prev = g.node("Mul", [lo, g.node("Cast", [g.node("Equal", [lo, hi])], to=TensorProto.FLOAT)])
     for v in valids:
         prev = g.node("Mul", [prev, v])
-    prev = g.unsqueeze(prev, [1])                                           # [N,1]
-    if out_frames > 1:
-        prevseq = g.node("Concat", [prev, g.slice(codef, 0, out_frames - 1, 1)], axis=1)
-    else:
-        prevseq = prev
-    onset = g.node("And", [g.node("Not", [g.node("Equal", [codef, prevseq])]),
-                           g.node("Greater", [codef, g.const(0.0)])])
-    onset_code = g.node("Mul", [code, g.node("Cast", [onset], to=TensorProto.INT64)])
-    g.node("Gather", [g.const(encoder_table(J), stem="onset_embedding"), onset_code],
-           out="encoder_out", axis=0)                                       # [N,T',J]
+    return g.unsqueeze(prev, [1])                                           # [N,1]
 
-    # New states.
-    outputs = [value_info("encoder_out", TensorProto.FLOAT, ["N", out_frames, J])]
+
+def previous_sequence(g, prev, codef, out_frames):
+    """[N, T']: for each output frame the code of the frame before it."""
+    if out_frames > 1:
+        return g.node("Concat", [prev, g.slice(codef, 0, out_frames - 1, 1)], axis=1)
+    return prev
+
+
+def update_states(g, states, codef, out_frames, inc, skip=None):
+    """Writes new_<name> (or st["out"]) for every state: FIFOs of the chunk's codes
+    times a per-element pattern, counters advanced by inc (capped where the state has
+    a cap). Returns the output value infos. A state named skip gets no output."""
+    outputs = []
     for st in states:
-        name, new = st["name"], "new_" + st["name"]
-        if variant == "missing_state_output" and st is states[-1]:
+        name, new = st["name"], st.get("out", "new_" + st["name"])
+        if st is skip:
             continue
-        outputs.append(value_info(new, st["dtype"], st["shape"]))
+        outputs.append(value_info(new, st["dtype"], st.get("out_shape", st["shape"])))
         if st["kind"] == "processed_lens":
-            g.node("Add", [name, g.const(shift // 2, np.int64)], out=new)
+            g.node("Add", [name, g.const(inc, np.int64)], out=new)
             continue
-        if st["kind"] == "cached_len":
-            g.node("Min", [g.node("Add", [name, g.const(shift // 2, np.int64)]),
+        if st["kind"] in ("cached_len", "counter"):
+            g.node("Min", [g.node("Add", [name, g.const(inc, np.int64)]),
                            g.const(st["cap"], np.int64)], out=new)
             continue
         axis, time, shape = st["axis"], st["time"], st["shape"]
@@ -373,6 +365,45 @@ def build_encoder(family, variant=None):
             g.node("Concat", [g.slice(name, take, rows, time), block], out=new, axis=time)
         else:
             g.node("Identity", [block], out=new)
+    return outputs
+
+
+def build_encoder(family, variant=None, head="transducer"):
+    """The family's encoder. head "ctc" makes icefall's streaming zipformer2 CTC model
+    instead (MODEL-CONTRACT 1.4): the same inputs and states, output 0 log_probs."""
+    spec = FAMILIES[family]
+    meta = dict(spec["meta"])
+    J = spec["joiner_dim"]
+    T, shift = int(meta["T"]), int(meta["decode_chunk_len"])
+    out_frames = shift // SUBSAMPLING
+    states = state_layout(family, meta)
+    g = Graph("enc")
+
+    feat_dim = 40 if variant == "wrong_feature_dim" else FEATURE_DIM
+    inputs = [value_info("x", TensorProto.FLOAT, ["N", T, feat_dim])]
+    for st in states:
+        inputs.append(value_info(st["name"], st["dtype"], st["shape"]))
+
+    xs = g.slice("x", 0, shift, 1)                                          # [N,S,80]
+    code, codef = sound_codes(g, xs, out_frames, SUBSAMPLING)
+    prev = previous_code(g, states)
+    prevseq = previous_sequence(g, prev, codef, out_frames)
+    onset = g.node("And", [g.node("Not", [g.node("Equal", [codef, prevseq])]),
+                           g.node("Greater", [codef, g.const(0.0)])])
+    onset_code = g.node("Mul", [code, g.node("Cast", [onset], to=TensorProto.INT64)])
+    if head == "ctc":
+        vocab = V + 4 if variant == "vocab_too_large" else V
+        logits = g.node("Gather", [g.const(ctc_table(vocab), stem="onset_logits"), onset_code],
+                        axis=0)                                             # [N,T',V]
+        g.node("LogSoftmax", [logits], out="log_probs", axis=2)
+        outputs = [value_info("log_probs", TensorProto.FLOAT, ["N", out_frames, vocab])]
+    else:
+        g.node("Gather", [g.const(encoder_table(J), stem="onset_embedding"), onset_code],
+               out="encoder_out", axis=0)                                   # [N,T',J]
+        outputs = [value_info("encoder_out", TensorProto.FLOAT, ["N", out_frames, J])]
+
+    skip = states[-1] if variant == "missing_state_output" else None
+    outputs += update_states(g, states, codef, out_frames, shift // 2, skip)
 
     if variant == "unknown_model_type":
         meta["model_type"] = "paraformer"
@@ -384,9 +415,28 @@ def build_encoder(family, variant=None):
         meta["feature"] = "whisper"
     if variant == "inconsistent_metadata":
         meta["encoder_dims"] = "20,24"
+    if head == "ctc":
+        meta["comment"] = "icefall zipformer2 streaming CTC fixture: tools/familymodels"
+        return finish(g, "%s_ctc" % family, inputs, outputs, meta,
+                      "subtitled fixture: %s streaming CTC model (designed weights, "
+                      "see tools/familymodels/README.md)" % family)
     return finish(g, "%s_encoder" % family, inputs, outputs, meta,
                   "subtitled fixture: %s streaming transducer encoder (designed weights, "
                   "see tools/familymodels/README.md)" % family)
+
+
+def ctc_table(vocab):
+    """Row c (sound class, 0 = none) is the CTC logits at an onset of c: the sound's
+    token at +10, blank at 0, every other token at -10. Ditto sounds (which need a
+    decoder context a CTC model does not have) and no sound give blank."""
+    table = np.full((K + 1, vocab), TOKEN_BASE, np.float32)
+    table[:, BLANK] = 0.0
+    for s in SOUNDS:
+        if "token" in s:
+            table[s["class"], TOKENS.index(s["token"])] = -TOKEN_BASE
+    if vocab > V:                       # a confident extra class past tokens.txt
+        table[CLASS_OF["THE"], V + 2] = -TOKEN_BASE + 1.0
+    return table
 
 
 # ---- decoder and joiner -------------------------------------------------------------
@@ -518,9 +568,26 @@ def write_family(root, family):
                 "name: fixture-%s\nlanguage: en\n" % (family, family))
 
 
-# Broken variants: (file name, builder). The tests copy the zipformer2 bundle and
-# replace one file with one of these.
+def write_ctc_family(root):
+    """icefall's streaming zipformer2 CTC (one model.onnx) with the zipformer2 encoder
+    metadata and states and the transducer fixtures' tokens and sounds."""
+    out = os.path.join(root, "zipformer2_ctc")
+    os.makedirs(out, exist_ok=True)
+    save(build_encoder("zipformer2", head="ctc"), os.path.join(out, "model.onnx"))
+    write_tokens(os.path.join(out, "tokens.txt"))
+    with open(os.path.join(out, "bundle.yaml"), "w", encoding="utf-8") as f:
+        f.write("# Generated by tools/familymodels/gen_transducers.py: a designed (untrained)\n"
+                "# zipformer2 streaming CTC model with the real I/O of its family. Not a speech model.\n"
+                "name: fixture-zipformer2-ctc\nlanguage: en\n")
+
+
+# Broken variants: (file name, builder). The tests copy the zipformer2 bundle (or the
+# zipformer2 CTC bundle, for ctc_*) and replace one file with one of these.
 VARIANTS = {
+    "ctc_missing_state_output": lambda: build_encoder("zipformer2", "missing_state_output", "ctc"),
+    "ctc_wrong_feature_dim": lambda: build_encoder("zipformer2", "wrong_feature_dim", "ctc"),
+    "ctc_vocab_too_large": lambda: build_encoder("zipformer2", "vocab_too_large", "ctc"),
+    "ctc_inconsistent_metadata": lambda: build_encoder("zipformer2", "inconsistent_metadata", "ctc"),
     "encoder_missing_state_output": lambda: build_encoder("zipformer2", "missing_state_output"),
     "encoder_wrong_feature_dim": lambda: build_encoder("zipformer2", "wrong_feature_dim"),
     "encoder_unknown_model_type": lambda: build_encoder("zipformer2", "unknown_model_type"),
@@ -547,6 +614,7 @@ def main():
     write_sounds(os.path.join(args.out, "sounds.json"))
     for family in FAMILIES:
         write_family(args.out, family)
+    write_ctc_family(args.out)
     os.makedirs(args.variants, exist_ok=True)
     for name, build in sorted(VARIANTS.items()):
         save(build(), os.path.join(args.variants, name + ".onnx"))

@@ -9,7 +9,7 @@ import (
 func TestJudge(t *testing.T) {
 	o := options{maxRSSGrowth: 5, maxGoroutine: 10, maxFD: 10}
 	good := func() *result {
-		return &result{Channels: 8, Clients: 200, RSSBase: 100000, RSSEnd: 104000, GoroutinesBase: 300, GoroutinesEnd: 305,
+		return &result{Channels: 8, Clients: 200, RSSBase: 100000, RSSEnd: 110000, RSSLoadRef: 105000, RSSLoadEnd: 110000, GoroutinesBase: 300, GoroutinesEnd: 305,
 			FDsBase: 40, FDsEnd: 45, Cues: 500, ClientCues: 1000}
 	}
 	cases := []struct {
@@ -18,7 +18,8 @@ func TestJudge(t *testing.T) {
 		want   string // substring of the only failure; "" for none
 	}{
 		{name: "pass", change: func(*result) {}},
-		{name: "rss", change: func(r *result) { r.RSSEnd = 106000 }, want: "RSS grew 6.0%"},
+		{name: "rss", change: func(r *result) { r.RSSLoadEnd = 111300 }, want: "RSS grew 6.0% under load"},
+		{name: "rss unknown", change: func(r *result) { r.RSSLoadEnd = 0 }, want: "RSS grew -% under load"},
 		{name: "goroutines", change: func(r *result) { r.GoroutinesEnd = 311 }, want: "goroutines did not come back: 311"},
 		{name: "goroutines unknown", change: func(r *result) { r.GoroutinesEnd = nan() }, want: "goroutines did not come back"},
 		{name: "fds", change: func(r *result) { r.FDsEnd = 51 }, want: "open files grew: 51"},

@@ -20,8 +20,14 @@
 // seconds, the mean final latency since the previous sample, and the
 // connected WebSocket clients (from /metrics).
 //
+// RSS growth is judged under steady load: from the first sample after the
+// clients have churned for one -warmup period (without clients: the end of
+// warm-up) to the last sample before they stop. Comparing the idle baseline
+// with the RSS after the clients left, which is printed too, would count
+// the allocator's high-water mark from serving the clients as growth.
+//
 // The tool exits 1, naming the reasons, when RSS grew by more than
-// -max-rss-growth percent after warm-up, goroutines or file descriptors did
+// -max-rss-growth percent under load, goroutines or file descriptors did
 // not come back to the baseline (within -max-goroutine-growth and
 // -max-fd-growth), a reload restarted or disturbed a channel it did not
 // change, a client saw cue ids that did not increase, the server closed a

@@ -40,6 +40,7 @@ type sample struct {
 	cpuPct     float64       // percent of one core since the previous sample
 	rssKiB     uint64
 	heapMiB    float64 // Go heap in use (go_memstats_heap_inuse_bytes)
+	goSysMiB   float64 // memory the Go runtime holds from the OS (go_memstats_sys_bytes)
 	fds        int
 	goroutines float64
 	cues       float64 // emitted since the daemon started
@@ -66,7 +67,7 @@ type sampler struct {
 	samples       []sample
 }
 
-var csvHeader = []string{"time", "elapsed_s", "phase", "cpu_pct", "rss_mib", "go_heap_mib", "fds", "goroutines",
+var csvHeader = []string{"time", "elapsed_s", "phase", "cpu_pct", "rss_mib", "go_heap_mib", "go_sys_mib", "fds", "goroutines",
 	"cues_total", "dropped_audio_s", "final_latency_mean_s", "ws_clients", "client_connections", "client_cues"}
 
 func (s *sampler) take(ctx context.Context, phase string) (sample, error) {
@@ -85,13 +86,14 @@ func (s *sampler) take(ctx context.Context, phase string) (sample, error) {
 	m, err := s.d.metrics(ctx)
 	if err != nil {
 		sm.metricsErr = err
-		sm.goroutines, sm.wsClients, sm.heapMiB = math.NaN(), math.NaN(), math.NaN()
+		sm.goroutines, sm.wsClients, sm.heapMiB, sm.goSysMiB = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	} else {
 		s.cues += counterDelta(s.prev, m, "subtitled_cues_total")
 		s.dropped += counterDelta(s.prev, m, "subtitled_audio_dropped_seconds_total")
 		sm.lat = histogramDelta(s.prev, m, "subtitled_final_latency_seconds")
 		sm.goroutines = m.sum("go_goroutines")
 		sm.heapMiB = m.sum("go_memstats_heap_inuse_bytes") / (1 << 20)
+		sm.goSysMiB = m.sum("go_memstats_sys_bytes") / (1 << 20)
 		sm.wsClients = m.sum("subtitled_websocket_clients")
 		s.prev = m
 	}
@@ -130,7 +132,7 @@ func (s *sampler) print(sm sample) {
 	if s.csv != nil {
 		_ = s.csv.Write([]string{
 			sm.at.UTC().Format(time.RFC3339), fmtF(sm.elapsed.Seconds(), 1), sm.phase,
-			fmtF(sm.cpuPct, 1), fmtF(float64(sm.rssKiB)/1024, 1), fmtF(sm.heapMiB, 1), strconv.Itoa(sm.fds),
+			fmtF(sm.cpuPct, 1), fmtF(float64(sm.rssKiB)/1024, 1), fmtF(sm.heapMiB, 1), fmtF(sm.goSysMiB, 1), strconv.Itoa(sm.fds),
 			fmtF(sm.goroutines, 0), fmtF(sm.cues, 0), fmtF(sm.dropped, 2), fmtF(sm.lat.mean(), 3),
 			fmtF(sm.wsClients, 0), strconv.FormatInt(sm.conns, 10), strconv.FormatInt(sm.clientCues, 10),
 		})
@@ -155,27 +157,32 @@ type result struct {
 	Reloads        int
 	ReloadsApplied int
 
-	CPUAvgPct        float64 // run phase, percent of one core
-	RSSBase, RSSEnd  uint64  // KiB: end of warm-up, after the clients left
-	RSSMax           uint64
-	HeapBase         float64 // MiB of Go heap in use, same instants
-	HeapEnd          float64
-	GoroutinesBase   float64
-	GoroutinesEnd    float64
-	FDsBase, FDsEnd  int
-	Cues             float64 // emitted in the run phase
-	DroppedRun       float64
-	DroppedWarmup    float64
-	Latency          histogram // run phase
-	LatencyMeanMax   float64   // highest per-sample mean in the run phase
-	SampleErrors     int
-	ExitCode         int
-	ExitTook         time.Duration
-	ExitErr          string
-	DaemonDied       string
-	CaptionFiles     int
-	CaptionFileCues  int
-	CaptionFileError []string
+	CPUAvgPct       float64 // run phase, percent of one core
+	RSSBase, RSSEnd uint64  // KiB: end of warm-up, after the clients left
+	RSSMax          uint64
+	HeapBase        float64 // MiB of Go heap in use, same instants
+	HeapEnd         float64
+	// RSS under steady load, which the growth limit applies to: from the
+	// first sample once the clients have churned for one warm-up period
+	// (without clients: the end of warm-up) to the last sample of the run.
+	RSSLoadRef, RSSLoadEnd uint64 // KiB
+	RSSLoadRefAt           time.Duration
+	GoroutinesBase         float64
+	GoroutinesEnd          float64
+	FDsBase, FDsEnd        int
+	Cues                   float64 // emitted in the run phase
+	DroppedRun             float64
+	DroppedWarmup          float64
+	Latency                histogram // run phase
+	LatencyMeanMax         float64   // highest per-sample mean in the run phase
+	SampleErrors           int
+	ExitCode               int
+	ExitTook               time.Duration
+	ExitErr                string
+	DaemonDied             string
+	CaptionFiles           int
+	CaptionFileCues        int
+	CaptionFileError       []string
 
 	ReloadViolations    []string
 	OrderViolations     []string
@@ -189,12 +196,20 @@ type result struct {
 	Failures []string
 }
 
-// RSSGrowthPct is the RSS growth from the end of warm-up to the end.
-func (r *result) RSSGrowthPct() float64 {
-	if r.RSSBase == 0 {
+// RSSGrowthPct is the RSS growth under steady load (RSSLoadRef to
+// RSSLoadEnd), the figure the growth limit applies to.
+func (r *result) RSSGrowthPct() float64 { return growthPct(r.RSSLoadRef, r.RSSLoadEnd) }
+
+// RSSIdleGrowthPct is the RSS growth from the end of warm-up (no clients
+// yet) to after the clients left: it includes what the clients' peak left
+// behind in the allocators.
+func (r *result) RSSIdleGrowthPct() float64 { return growthPct(r.RSSBase, r.RSSEnd) }
+
+func growthPct(from, to uint64) float64 {
+	if from == 0 || to == 0 {
 		return math.NaN()
 	}
-	return (float64(r.RSSEnd) - float64(r.RSSBase)) / float64(r.RSSBase) * 100
+	return (float64(to) - float64(from)) / float64(from) * 100
 }
 
 // run performs one soak run and prints its samples and summary to out.
@@ -428,7 +443,18 @@ loop:
 		if s.samples[i].phase == phaseRun {
 			res.Cues = s.samples[i].cues - cuesBefore
 			res.DroppedRun = s.samples[i].dropped - res.DroppedWarmup
+			res.RSSLoadEnd = s.samples[i].rssKiB
 			break
+		}
+	}
+	res.RSSLoadRef, res.RSSLoadRefAt = base.rssKiB, base.elapsed
+	if o.clients > 0 {
+		refAt := base.elapsed + o.warmup
+		for _, sm := range s.samples {
+			if sm.phase == phaseRun && sm.elapsed >= refAt && sm.rssKiB != res.RSSLoadEnd {
+				res.RSSLoadRef, res.RSSLoadRefAt = sm.rssKiB, sm.elapsed
+				break
+			}
 		}
 	}
 	res.Connections, res.ClientCues = cl.connections.Load(), cl.cues.Load()
@@ -525,9 +551,9 @@ func judge(r *result, o options) []string {
 		f = append(f, "interrupted before the end")
 	}
 	if r.RSSBase > 0 {
-		if g := r.RSSGrowthPct(); g > o.maxRSSGrowth {
-			f = append(f, fmt.Sprintf("RSS grew %.1f%% after warm-up (%.1f → %.1f MiB), limit %g%%",
-				g, float64(r.RSSBase)/1024, float64(r.RSSEnd)/1024, o.maxRSSGrowth))
+		if g := r.RSSGrowthPct(); g > o.maxRSSGrowth || math.IsNaN(g) {
+			f = append(f, fmt.Sprintf("RSS grew %s%% under load after warm-up (%.1f → %.1f MiB), limit %g%%",
+				orDash(fmtF(g, 1)), float64(r.RSSLoadRef)/1024, float64(r.RSSLoadEnd)/1024, o.maxRSSGrowth))
 		}
 		if r.GoroutinesEnd > r.GoroutinesBase+float64(o.maxGoroutine) || math.IsNaN(r.GoroutinesEnd) {
 			f = append(f, fmt.Sprintf("goroutines did not come back: %s after the clients left, %s at the end of warm-up (limit +%d)",
@@ -639,7 +665,9 @@ func printSummary(w io.Writer, r *result, o options) {
 	p("reloads:             %d, %d applied", r.Reloads, r.ReloadsApplied)
 	p("cues emitted:        %.0f during the run", r.Cues)
 	p("CPU:                 %.1f%% of one core on average, %.1f%% per channel", r.CPUAvgPct, r.CPUAvgPct/float64(max(r.Channels, 1)))
-	p("RSS:                 %s after warm-up, %s at the end (%s%%), max %s", mib(r.RSSBase), mib(r.RSSEnd), fmtF(r.RSSGrowthPct(), 1), mib(r.RSSMax))
+	p("RSS under load:      %s at %s, %s at the end of the run (%s%%, limit %g%%)",
+		mib(r.RSSLoadRef), r.RSSLoadRefAt.Round(time.Second), mib(r.RSSLoadEnd), fmtF(r.RSSGrowthPct(), 1), o.maxRSSGrowth)
+	p("RSS idle:            %s after warm-up, %s after the clients left (%s%%), max %s", mib(r.RSSBase), mib(r.RSSEnd), fmtF(r.RSSIdleGrowthPct(), 1), mib(r.RSSMax))
 	p("Go heap in use:      %s MiB after warm-up, %s MiB at the end", orDash(fmtF(r.HeapBase, 1)), orDash(fmtF(r.HeapEnd, 1)))
 	p("goroutines:          %s after warm-up, %s after the clients left", orDash(fmtF(r.GoroutinesBase, 0)), orDash(fmtF(r.GoroutinesEnd, 0)))
 	p("open files:          %d after warm-up, %d after the clients left", r.FDsBase, r.FDsEnd)

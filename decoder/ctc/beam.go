@@ -1,0 +1,742 @@
+package ctc
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/subtitled/subtitled/decoder"
+)
+
+// Defaults of BeamOptions.
+const (
+	DefaultBeam      = 8
+	DefaultTokenBeam = 10.0
+	// MaxBeam bounds BeamOptions.Beam.
+	MaxBeam = 1024
+)
+
+// Merge says how the alignments of one label prefix are combined.
+type Merge uint8
+
+const (
+	// MergeSum scores a prefix by the total probability of its alignments
+	// (log-add), the classic CTC prefix beam search.
+	MergeSum Merge = iota
+	// MergeMax scores a prefix by its best alignment (Viterbi). With no
+	// lexicon, no LM and no word bonus the best prefix is then greedy
+	// search's output, for any beam width.
+	MergeMax
+)
+
+// BeamOptions configures a Beam. The zero value is prefix beam search of
+// width DefaultBeam with no lexicon and no language model.
+type BeamOptions struct {
+	// Beam is the number of prefixes kept after each frame (0: DefaultBeam).
+	Beam int
+	// Lexicon, when set, restricts words to its entries: the open word of a
+	// prefix must be a path of its trie and a finished word must be a word.
+	// It must have been built for the search's token table.
+	Lexicon *Lexicon
+	// LM, when set, scores every finished word: Alpha·ln P(word | history)
+	// is added when a word ends, and Alpha·ln P(</s> | history) when the
+	// segment is cut. The history starts at <s> in every segment. With a
+	// lexicon, the open word carries Alpha times the best unigram
+	// log-probability of the words it can still become (lookahead), replaced
+	// by the real score when it ends.
+	LM *LM
+	// Alpha is the LM weight (natural-log units; acoustic scores are
+	// natural-log probabilities).
+	Alpha float64
+	// Beta is added for every finished word (word insertion bonus), with
+	// or without an LM.
+	Beta float64
+	// UnkPenalty is subtracted, in place of the LM score, for a word the LM
+	// does not know when the LM has no <unk> (with <unk>, the word is
+	// scored as <unk>).
+	UnkPenalty float64
+	// TokenBeam: a token whose log-prob is more than TokenBeam below the
+	// frame's best does not start a new label in that frame (0:
+	// DefaultTokenBeam; +Inf: no pruning). Blank and repeats are never pruned.
+	TokenBeam float64
+	// Merge is MergeSum (default) or MergeMax.
+	Merge Merge
+}
+
+// Beam is streaming CTC prefix beam search for one stream, with an optional
+// lexicon and word n-gram LM. It keeps the Beam best label prefixes; per
+// frame it tries every allowed token on every prefix, so the work per frame
+// is at most Beam × V. Words, times and confidences follow the assembly of
+// Greedy: "▁" pieces and break tokens end words, a word starts at the output
+// frame of its first token and ends one output frame after the last frame
+// of its last token's run, and its confidence is the mean probability of
+// its tokens at the frames where they were emitted, all taken from the best
+// alignment feeding each prefix. Ties are broken by the order in which
+// candidates are generated (prefix rank, then token id), so results are
+// deterministic. Not safe for concurrent use.
+type Beam struct {
+	tok    *Tokens
+	blank  int
+	sub    int64
+	anchor int64
+	frames int64
+	opt    BeamOptions
+	lexlm  *lexLM // lexicon with LM: lookahead and LM word ids
+
+	all, breaks, skips []int32   // non-blank tokens by kind
+	rootStarts         []lexEdge // lexicon root edges of word-start pieces
+	contrib            []bool    // token id → adds text to the open word
+
+	hyps  []hyp
+	cands []hyp
+	index map[uint64]int32
+	fl    []flushInfo
+	order []int32
+	buf   []byte
+	ids   []int32
+}
+
+// seqNode is one label of a prefix; prefixes share their beginnings.
+type seqNode struct {
+	parent *seqNode
+	tok    int32
+}
+
+// wordRec is one finished word of a hypothesis.
+type wordRec struct {
+	prev        *wordRec
+	end         *seqNode // the word's last label
+	n           int32    // labels from the word's first token to end
+	first, last int64
+	confSum     float64
+	confN       int32
+}
+
+// meta is what differs between alignments of the same prefix: word times,
+// confidences and trailing blanks.
+type meta struct {
+	words       *wordRec
+	first, last int64 // open word: frame of its first token, last frame of its last token's run
+	confSum     float64
+	confN       int32
+	trail       int64 // blank frames at the end
+}
+
+// hyp is one prefix: its labels, lexicon and LM state, and its
+// probabilities ending in blank (pb) and in its last label (pnb), each
+// with the meta of its best alignment.
+type hyp struct {
+	parent  *seqNode
+	tok     int32    // last label; -1 for the empty prefix
+	seq     *seqNode // {parent, tok} as a node once kept; nil for the empty prefix
+	hash    uint64
+	node    int32 // lexicon node of the open word (rootNode: none open)
+	wordLen int32 // labels since the open word's first token (0: none open)
+	lms     lmState
+	lm      float64 // LM scores, word bonuses and lookahead so far
+	pb, pnb float64
+	mb, mnb meta
+	cb, cnb float64 // candidates: best single contribution to pb, pnb
+	score   float64
+}
+
+// flushInfo is the lazily computed end of the open word of hyps[i].
+type flushInfo struct {
+	state       uint8 // 0: not computed, 1: the word can end, 2: it cannot
+	lms         lmState
+	delta       float64
+	recB, recNB *wordRec
+}
+
+const emptyHash uint64 = 0x243f6a8885a308d3
+
+var negInf = math.Inf(-1)
+
+// NewBeam starts a beam search. subsampling is R (feature frames per output
+// frame) and anchor the PTS of feature frame 0.
+func NewBeam(tokens *Tokens, blankID, subsampling int, anchor int64, opt BeamOptions) (*Beam, error) {
+	if tokens == nil || tokens.Len() == 0 {
+		return nil, errors.New("ctc: empty token table")
+	}
+	if blankID < 0 || blankID >= tokens.Len() {
+		return nil, fmt.Errorf("ctc: blank id %d outside the vocabulary of %d", blankID, tokens.Len())
+	}
+	if subsampling < 1 {
+		return nil, fmt.Errorf("ctc: subsampling factor %d < 1", subsampling)
+	}
+	if opt.Beam == 0 {
+		opt.Beam = DefaultBeam
+	}
+	if opt.Beam < 1 || opt.Beam > MaxBeam {
+		return nil, fmt.Errorf("ctc: beam %d outside 1..%d", opt.Beam, MaxBeam)
+	}
+	if opt.TokenBeam == 0 {
+		opt.TokenBeam = DefaultTokenBeam
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"alpha", opt.Alpha}, {"beta", opt.Beta}, {"unk penalty", opt.UnkPenalty}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return nil, fmt.Errorf("ctc: beam %s %v is not finite", f.name, f.v)
+		}
+	}
+	if math.IsNaN(opt.TokenBeam) || opt.TokenBeam < 0 {
+		return nil, fmt.Errorf("ctc: token beam %v < 0", opt.TokenBeam)
+	}
+	if opt.Merge != MergeSum && opt.Merge != MergeMax {
+		return nil, fmt.Errorf("ctc: unknown merge %d", opt.Merge)
+	}
+	if opt.Lexicon != nil && !sameTokens(opt.Lexicon.tokens, tokens) {
+		return nil, errors.New("ctc: the lexicon was built for another token table")
+	}
+	b := &Beam{tok: tokens, blank: blankID, sub: int64(subsampling), opt: opt, index: map[uint64]int32{}}
+	b.contrib = make([]bool, tokens.Len())
+	for id := range tokens.pieces {
+		p := &tokens.pieces[id]
+		b.contrib[id] = p.kind == kindByte || (p.kind == kindText && p.text != "")
+		if id == blankID {
+			continue
+		}
+		b.all = append(b.all, int32(id))
+		switch p.kind {
+		case kindBreak:
+			b.breaks = append(b.breaks, int32(id))
+		case kindSkip:
+			b.skips = append(b.skips, int32(id))
+		}
+	}
+	if l := opt.Lexicon; l != nil {
+		for _, e := range l.children(rootNode) {
+			if tokens.pieces[e.tok].wordStart {
+				b.rootStarts = append(b.rootStarts, e)
+			}
+		}
+		if opt.LM != nil {
+			b.lexlm = l.withLM(opt.LM)
+		}
+	}
+	b.Reset(anchor)
+	return b, nil
+}
+
+func sameTokens(a, b *Tokens) bool {
+	if a == b {
+		return true
+	}
+	if a.Len() != b.Len() {
+		return false
+	}
+	for i := range a.pieces {
+		if a.pieces[i].sym != b.pieces[i].sym {
+			return false
+		}
+	}
+	return true
+}
+
+// Reset forgets all output and re-anchors frame 0 at anchor. The LM
+// history restarts at <s>.
+func (b *Beam) Reset(anchor int64) {
+	b.anchor, b.frames = anchor, 0
+	root := hyp{tok: -1, hash: emptyHash, pb: 0, pnb: negInf, cb: negInf, cnb: negInf}
+	if b.opt.LM != nil {
+		root.lms = b.opt.LM.start()
+	}
+	b.hyps = append(b.hyps[:0], root)
+}
+
+// Accept consumes log-probs of consecutive output frames, laid out [frames][V].
+func (b *Beam) Accept(logProbs []float32) error {
+	v := b.tok.Len()
+	if len(logProbs)%v != 0 {
+		return fmt.Errorf("%w: %d values, V=%d", ErrShape, len(logProbs), v)
+	}
+	for off := 0; off < len(logProbs); off += v {
+		b.step(logProbs[off : off+v])
+	}
+	return nil
+}
+
+// lp reads a log-prob, NaN as -Inf.
+func lp(row []float32, id int32) float64 {
+	x := float64(row[id])
+	if math.IsNaN(x) {
+		return negInf
+	}
+	return x
+}
+
+// step advances every prefix by one output frame.
+func (b *Beam) step(row []float32) {
+	t := b.frames
+	b.frames++
+	best := negInf
+	for i := range row {
+		best = max(best, lp(row, int32(i)))
+	}
+	thr := best - b.opt.TokenBeam
+	b.cands = b.cands[:0]
+	clear(b.index)
+	if cap(b.fl) < len(b.hyps) {
+		b.fl = make([]flushInfo, len(b.hyps))
+	}
+	b.fl = b.fl[:len(b.hyps)]
+	clear(b.fl)
+	lpBlank := lp(row, int32(b.blank))
+	for i := range b.hyps {
+		h := &b.hyps[i]
+		// Blank: the prefix stays and now ends in blank.
+		c := b.stay(h)
+		if h.pb > negInf {
+			m := h.mb
+			m.trail++
+			b.addB(c, h.pb+lpBlank, &m)
+		}
+		if h.pnb > negInf {
+			m := h.mnb
+			m.trail++
+			b.addB(c, h.pnb+lpBlank, &m)
+			// Repeat of the last label: collapsed into it.
+			if h.tok >= 0 {
+				m := h.mnb
+				m.trail = 0
+				if b.contrib[h.tok] && h.wordLen > 0 {
+					m.last = t
+				}
+				b.addNB(c, h.pnb+lp(row, h.tok), &m)
+			}
+		}
+		// New labels.
+		l := b.opt.Lexicon
+		switch {
+		case l == nil:
+			for _, id := range b.all {
+				if x := lp(row, id); x >= thr {
+					b.extend(i, id, x, t)
+				}
+			}
+		case h.wordLen == 0:
+			for _, e := range l.children(rootNode) {
+				if x := lp(row, e.tok); x >= thr {
+					b.extend(i, e.tok, x, t)
+				}
+			}
+			b.extendAll(i, b.breaks, row, thr, t)
+			b.extendAll(i, b.skips, row, thr, t)
+		default:
+			for _, e := range l.children(h.node) {
+				if x := lp(row, e.tok); x >= thr {
+					b.extend(i, e.tok, x, t)
+				}
+			}
+			if l.nodes[h.node].word >= 0 {
+				for _, e := range b.rootStarts {
+					if x := lp(row, e.tok); x >= thr {
+						b.extend(i, e.tok, x, t)
+					}
+				}
+				b.extendAll(i, b.breaks, row, thr, t)
+			}
+			b.extendAll(i, b.skips, row, thr, t)
+		}
+	}
+	b.prune()
+}
+
+func (b *Beam) extendAll(i int, ids []int32, row []float32, thr float64, t int64) {
+	for _, id := range ids {
+		if x := lp(row, id); x >= thr {
+			b.extend(i, id, x, t)
+		}
+	}
+}
+
+// stay returns the candidate of hyps' prefix h itself.
+func (b *Beam) stay(h *hyp) int {
+	i, key, ok := b.lookup(h.hash, h.parent, h.tok)
+	if ok {
+		if b.cands[i].seq == nil {
+			b.cands[i].seq = h.seq
+		}
+		return i
+	}
+	c := *h
+	c.pb, c.pnb, c.cb, c.cnb = negInf, negInf, negInf, negInf
+	return b.insert(key, c)
+}
+
+// lookup finds the candidate with labels parent + tok.
+func (b *Beam) lookup(hash uint64, parent *seqNode, tok int32) (idx int, key uint64, found bool) {
+	for key = hash; ; key++ {
+		i, ok := b.index[key]
+		if !ok {
+			return -1, key, false
+		}
+		if c := &b.cands[i]; c.tok == tok && seqEqual(c.parent, parent) {
+			return int(i), key, true
+		}
+	}
+}
+
+func (b *Beam) insert(key uint64, c hyp) int {
+	b.cands = append(b.cands, c)
+	i := len(b.cands) - 1
+	b.index[key] = int32(i)
+	return i
+}
+
+func seqEqual(a, b *seqNode) bool {
+	for a != b {
+		if a == nil || b == nil || a.tok != b.tok {
+			return false
+		}
+		a, b = a.parent, b.parent
+	}
+	return true
+}
+
+func mixHash(h uint64, tok int32) uint64 {
+	z := (h ^ uint64(uint32(tok)+1)) * 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// add merges one alignment's score into a probability, by the merge rule.
+func (b *Beam) add(p, x float64) float64 {
+	if b.opt.Merge == MergeMax {
+		return max(p, x)
+	}
+	return logAdd(p, x)
+}
+
+func logAdd(a, b float64) float64 {
+	if a < b {
+		a, b = b, a
+	}
+	if b == negInf {
+		return a
+	}
+	return a + math.Log1p(math.Exp(b-a))
+}
+
+func (b *Beam) addB(i int, x float64, m *meta) {
+	c := &b.cands[i]
+	c.pb = b.add(c.pb, x)
+	if x > c.cb {
+		c.cb, c.mb = x, *m
+	}
+}
+
+func (b *Beam) addNB(i int, x float64, m *meta) {
+	c := &b.cands[i]
+	c.pnb = b.add(c.pnb, x)
+	if x > c.cnb {
+		c.cnb, c.mnb = x, *m
+	}
+}
+
+// extend adds label id, of log-prob x at frame t, to hyps[i].
+func (b *Beam) extend(i int, id int32, x float64, t int64) {
+	h := &b.hyps[i]
+	p := &b.tok.pieces[id]
+	l := b.opt.Lexicon
+	node, wl, lms, lm := h.node, h.wordLen, h.lms, h.lm
+	var fl *flushInfo
+	var begin, cont bool
+	switch {
+	case p.kind == kindSkip:
+		if wl > 0 {
+			wl++
+		}
+	case p.kind == kindBreak:
+		if wl > 0 {
+			if fl = b.flush(i); fl == nil {
+				return
+			}
+			node, wl, lms, lm = rootNode, 0, fl.lms, lm+fl.delta
+		}
+	case b.contrib[id]:
+		if p.wordStart && wl > 0 {
+			if fl = b.flush(i); fl == nil {
+				return
+			}
+			node, wl, lms, lm = rootNode, 0, fl.lms, lm+fl.delta
+		}
+		if l != nil {
+			next := l.child(node, id)
+			if next < 0 {
+				return
+			}
+			if b.lexlm != nil {
+				lm += b.opt.Alpha * float64(b.lexlm.lookahead[next]-b.lexlm.lookahead[node])
+			}
+			node = next
+		}
+		if wl > 0 {
+			wl++
+			cont = true
+		} else {
+			wl = 1
+			begin = true
+		}
+	default: // a text piece with no text: no label
+		return
+	}
+
+	hash := mixHash(h.hash, id)
+	ci, key, ok := b.lookup(hash, h.seq, id)
+	if !ok {
+		ci = b.insert(key, hyp{
+			parent: h.seq, tok: id, hash: hash, node: node, wordLen: wl, lms: lms, lm: lm,
+			pb: negInf, pnb: negInf, cb: negInf, cnb: negInf,
+		})
+	}
+	prob := float64(float32(math.Exp(x)))
+	from := func(m meta, rec *wordRec) meta {
+		m.trail = 0
+		if fl != nil {
+			m.words = rec
+		}
+		switch {
+		case begin:
+			m.first, m.last, m.confSum, m.confN = t, t, prob, 1
+		case cont:
+			m.last = t
+			m.confSum += prob
+			m.confN++
+		}
+		return m
+	}
+	if h.pb > negInf {
+		var rec *wordRec
+		if fl != nil {
+			rec = fl.recB
+		}
+		m := from(h.mb, rec)
+		b.addNB(ci, h.pb+x, &m)
+	}
+	if h.pnb > negInf && id != h.tok {
+		var rec *wordRec
+		if fl != nil {
+			rec = fl.recNB
+		}
+		m := from(h.mnb, rec)
+		b.addNB(ci, h.pnb+x, &m)
+	}
+}
+
+// flush ends the open word of hyps[i], once per frame; nil when the word
+// cannot end there (not a lexicon word).
+func (b *Beam) flush(i int) *flushInfo {
+	f := &b.fl[i]
+	if f.state == 0 {
+		h := &b.hyps[i]
+		f.state = 2
+		if delta, lms, ok := b.wordEnd(h); ok {
+			f.state, f.delta, f.lms = 1, delta, lms
+			if h.pb > negInf {
+				f.recB = h.mb.finish(h)
+			}
+			if h.pnb > negInf {
+				f.recNB = h.mnb.finish(h)
+			}
+		}
+	}
+	if f.state != 1 {
+		return nil
+	}
+	return f
+}
+
+// finish makes the open word of h, with this alignment's times, a finished word.
+func (m *meta) finish(h *hyp) *wordRec {
+	return &wordRec{prev: m.words, end: h.seq, n: h.wordLen, first: m.first, last: m.last, confSum: m.confSum, confN: m.confN}
+}
+
+// wordEnd scores the end of h's open word: the bonus, the LM score (minus
+// the lookahead already counted) and the LM state after it. ok is false
+// when the lexicon has no such word.
+func (b *Beam) wordEnd(h *hyp) (delta float64, lms lmState, ok bool) {
+	delta, lms = b.opt.Beta, h.lms
+	lm := b.opt.LM
+	w := oovWord
+	if l := b.opt.Lexicon; l != nil {
+		lw := l.nodes[h.node].word
+		if lw < 0 {
+			return 0, lms, false
+		}
+		if b.lexlm != nil {
+			w = b.lexlm.lmID[lw]
+			delta -= b.opt.Alpha * float64(b.lexlm.lookahead[h.node])
+		}
+	} else if lm != nil {
+		w = lm.wordID(b.wordText(h.seq, h.wordLen))
+	}
+	if lm != nil {
+		x, next, known := lm.score(h.lms, w)
+		if known {
+			delta += b.opt.Alpha * x
+		} else {
+			delta -= b.opt.UnkPenalty
+		}
+		lms = next
+	}
+	return delta, lms, true
+}
+
+// prune keeps the Beam best candidates, best first.
+func (b *Beam) prune() {
+	b.order = b.order[:0]
+	for i := range b.cands {
+		c := &b.cands[i]
+		p := logAdd(c.pb, c.pnb)
+		if b.opt.Merge == MergeMax {
+			p = max(c.pb, c.pnb)
+		}
+		c.score = p + c.lm
+		b.order = append(b.order, int32(i))
+	}
+	slices.SortStableFunc(b.order, func(x, y int32) int {
+		sx, sy := b.cands[x].score, b.cands[y].score
+		switch {
+		case sx > sy:
+			return -1
+		case sx < sy:
+			return 1
+		}
+		return 0
+	})
+	n := min(len(b.order), b.opt.Beam)
+	b.hyps = b.hyps[:0]
+	for _, i := range b.order[:n] {
+		c := b.cands[i]
+		if c.seq == nil && c.tok >= 0 {
+			c.seq = &seqNode{parent: c.parent, tok: c.tok}
+		}
+		b.hyps = append(b.hyps, c)
+	}
+}
+
+// TrailingBlanks is the number of blank output frames at the end of the
+// best prefix's best alignment, the silence measure endpointing uses.
+func (b *Beam) TrailingBlanks() int64 {
+	h := &b.hyps[0]
+	return h.best().trail
+}
+
+// best returns the meta of h's better alignment.
+func (h *hyp) best() *meta {
+	if h.pb >= h.pnb {
+		return &h.mb
+	}
+	return &h.mnb
+}
+
+// Frames is the number of output frames consumed since the last Reset.
+func (b *Beam) Frames() int64 { return b.frames }
+
+// Words returns the best prefix's words so far, the last one possibly still
+// growing (and, with a lexicon, possibly a prefix of a word).
+func (b *Beam) Words() []decoder.Word {
+	h := &b.hyps[0]
+	return b.words(h, h.best())
+}
+
+// Text returns the words so far joined by single spaces.
+func (b *Beam) Text() string {
+	ws := b.Words()
+	parts := make([]string, len(ws))
+	for i, w := range ws {
+		parts[i] = w.Text
+	}
+	return strings.Join(parts, " ")
+}
+
+// Cut ends the segment: every prefix's open word is ended (with a lexicon,
+// prefixes whose open word is not a word drop out, unless all do), </s> is
+// scored, and the best prefix's words are returned. The next segment starts
+// at the next output frame with an empty beam and the LM history at <s>.
+func (b *Beam) Cut() []decoder.Word {
+	bestI, bestS := -1, negInf
+	for i := range b.hyps {
+		h := &b.hyps[i]
+		s := h.score
+		lms := h.lms
+		if h.wordLen > 0 {
+			d, next, ok := b.wordEnd(h)
+			if !ok {
+				continue
+			}
+			s, lms = s+d, next
+		}
+		if lm := b.opt.LM; lm != nil && lm.eos != noWord {
+			x, _, _ := lm.score(lms, lm.eos)
+			s += b.opt.Alpha * x
+		}
+		if bestI < 0 || s > bestS {
+			bestI, bestS = i, s
+		}
+	}
+	if bestI < 0 {
+		bestI = 0
+	}
+	h := &b.hyps[bestI]
+	words := b.words(h, h.best())
+	b.Reset(b.anchor + b.frames*b.sub*FrameTicks)
+	return words
+}
+
+// words lists the finished words of alignment m of h, then its open word.
+func (b *Beam) words(h *hyp, m *meta) []decoder.Word {
+	n := 0
+	for r := m.words; r != nil; r = r.prev {
+		n++
+	}
+	out := make([]decoder.Word, n, n+1)
+	for r := m.words; r != nil; r = r.prev {
+		n--
+		out[n] = b.word(b.wordText(r.end, r.n), r.first, r.last, r.confSum, r.confN)
+	}
+	if h.wordLen > 0 {
+		if text := b.wordText(h.seq, h.wordLen); text != "" {
+			out = append(out, b.word(text, m.first, m.last, m.confSum, m.confN))
+		}
+	}
+	return out
+}
+
+func (b *Beam) word(text string, first, last int64, confSum float64, confN int32) decoder.Word {
+	conf := float32(0)
+	if confN > 0 {
+		conf = float32(confSum / float64(confN))
+	}
+	return decoder.Word{
+		Text:  text,
+		Start: b.anchor + first*b.sub*FrameTicks,
+		End:   b.anchor + (last+1)*b.sub*FrameTicks,
+		Conf:  conf,
+	}
+}
+
+// wordText assembles the text of the n labels ending at end.
+func (b *Beam) wordText(end *seqNode, n int32) string {
+	b.ids = b.ids[:0]
+	for s := end; s != nil && n > 0; s, n = s.parent, n-1 {
+		b.ids = append(b.ids, s.tok)
+	}
+	b.buf = b.buf[:0]
+	for i := len(b.ids) - 1; i >= 0; i-- {
+		p := &b.tok.pieces[b.ids[i]]
+		switch p.kind {
+		case kindText:
+			b.buf = append(b.buf, p.text...)
+		case kindByte:
+			b.buf = append(b.buf, p.b)
+		}
+	}
+	return text(b.buf)
+}
