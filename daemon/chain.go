@@ -56,17 +56,28 @@ func (a *arrivalRing) add(pts int64, wall time.Time) {
 	a.n++
 }
 
-// at returns the arrival time of the first remembered audio ending at or
-// after pts.
+// at returns the arrival time of the earliest remembered audio ending at or
+// after pts, looking back from the newest audio only as far as media time
+// keeps going back: after a loop or a PTS jump, older audio with larger
+// PTS belongs to another timeline.
 func (a *arrivalRing) at(pts int64) (time.Time, bool) {
 	lo := max(0, a.n-len(a.pts))
-	for i := lo; i < a.n; i++ {
-		if a.pts[i%len(a.pts)] >= pts {
-			return a.wall[i%len(a.wall)], true
+	found := -1
+	for i := a.n - 1; i >= lo; i-- {
+		p := a.pts[i%len(a.pts)]
+		if p < pts || (found >= 0 && p > a.pts[found%len(a.pts)]) {
+			break
 		}
+		found = i
 	}
-	return time.Time{}, false
+	if found < 0 {
+		return time.Time{}, false
+	}
+	return a.wall[found%len(a.wall)], true
 }
+
+// reset forgets every arrival (a new timeline starts).
+func (a *arrivalRing) reset() { a.n = 0 }
 
 func newChain(e *engine, opts chainOptions) (*chain, error) {
 	c := &chain{opts: opts, builders: map[string]*captions.Builder{}}
@@ -172,6 +183,7 @@ func (c *chain) frames(fs []ingest.Frame) error {
 }
 
 func (c *chain) discontinuity() {
+	c.arrivals.reset()
 	for _, b := range c.builders {
 		c.deliver(b.Discontinuity())
 	}

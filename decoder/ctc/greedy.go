@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/subtitled/subtitled/decoder"
 )
@@ -28,8 +29,16 @@ type Greedy struct {
 	prev        int
 	prevContrib bool
 	trailing    int64 // consecutive blank output frames at the end
+	pause       int64 // blank output frames that end a word (0: never)
 	asm         assembler
 }
+
+// DefaultPauseBreak is the silence after which Greedy starts a new word even
+// without a word-break token, when the next token begins with a letter or a
+// digit (punctuation such as "." still attaches to the word before it).
+// Character models trained on single sentences never learn to emit "▁"
+// between two sentences; a pause this long does not happen inside a word.
+const DefaultPauseBreak = 400 * time.Millisecond
 
 // NewGreedy starts a search. subsampling is R (feature frames per output
 // frame) and anchor the PTS of feature frame 0.
@@ -44,8 +53,19 @@ func NewGreedy(tokens *Tokens, blankID, subsampling int, anchor int64) (*Greedy,
 		return nil, fmt.Errorf("ctc: subsampling factor %d < 1", subsampling)
 	}
 	g := &Greedy{tok: tokens, blank: blankID, sub: int64(subsampling)}
+	g.SetPauseBreak(DefaultPauseBreak)
 	g.Reset(anchor)
 	return g, nil
+}
+
+// SetPauseBreak sets the silence after which the next token starts a new
+// word (0: only word-break tokens end words).
+func (g *Greedy) SetPauseBreak(d time.Duration) {
+	g.pause = 0
+	if d > 0 {
+		frame := time.Duration(g.sub) * 10 * time.Millisecond
+		g.pause = max(1, int64((d+frame-1)/frame))
+	}
 }
 
 // Reset forgets all output and re-anchors frame 0 at anchor.
@@ -79,6 +99,9 @@ func (g *Greedy) Accept(logProbs []float32) error {
 func (g *Greedy) step(id int, lp float32) {
 	frame := g.frames
 	g.frames++
+	if id != g.blank && id != g.prev && g.pause > 0 && g.trailing >= g.pause && g.tok.pieces[id].startsAlnum() {
+		g.asm.flush() // a pause ends the word (punctuation still attaches)
+	}
 	if id == g.blank {
 		g.trailing++
 	} else {

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/subtitled/subtitled/decoder"
 )
@@ -156,5 +157,80 @@ func TestGreedyTrailingBlanksAndCut(t *testing.T) {
 	// The new segment's frame 0 is output frame 6 of the old one.
 	if w := g.Words(); len(w) != 1 || w[0].Start != 1000+6*4*FrameTicks {
 		t.Fatalf("after cut words %+v, want start %d", w, 1000+6*4*FrameTicks)
+	}
+}
+
+// A pause ends a word even without a word-break token: character models
+// trained on single sentences emit "agree" then "and" across a sentence
+// pause with no "▁" between them.
+func TestGreedyPauseBreak(t *testing.T) {
+	tok, err := ParseTokens(strings.NewReader("<blk> 0\n▁ 1\na 2\nb 3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const blank, a, b = 0, 2, 3
+	frames := func(ids ...int) []float32 {
+		out := make([]float32, 0, len(ids)*4)
+		for _, id := range ids {
+			row := []float32{-9, -9, -9, -9}
+			row[id] = 0
+			out = append(out, row...)
+		}
+		return out
+	}
+	// R = 4: 40 ms output frames; the 400 ms default is 10 frames.
+	tests := []struct {
+		name  string
+		ids   []int
+		pause time.Duration
+		want  string
+	}{
+		{"short gap stays one word", []int{a, blank, blank, blank, b}, DefaultPauseBreak, "ab"},
+		{"9 blank frames stay one word", []int{a, blank, blank, blank, blank, blank, blank, blank, blank, blank, b}, DefaultPauseBreak, "ab"},
+		{"10 blank frames break", []int{a, blank, blank, blank, blank, blank, blank, blank, blank, blank, blank, b}, DefaultPauseBreak, "a b"},
+		{"disabled", []int{a, blank, blank, blank, blank, blank, blank, blank, blank, blank, blank, b}, 0, "ab"},
+		{"repeat after a pause is a new letter", []int{a, blank, blank, blank, blank, blank, blank, blank, blank, blank, blank, a}, DefaultPauseBreak, "a a"},
+	}
+	for _, tc := range tests {
+		g, err := NewGreedy(tok, 0, 4, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.SetPauseBreak(tc.pause)
+		if err := g.Accept(frames(tc.ids...)); err != nil {
+			t.Fatal(err)
+		}
+		if got := g.Text(); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// Punctuation after a pause still attaches to the word before it.
+func TestGreedyPauseKeepsPunctuation(t *testing.T) {
+	tok, err := ParseTokens(strings.NewReader("<blk> 0\n▁ok 1\n. 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := NewGreedy(tok, 0, 4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(id int) []float32 {
+		r := []float32{-9, -9, -9}
+		r[id] = 0
+		return r
+	}
+	var lp []float32
+	lp = append(lp, row(1)...)
+	for range 20 {
+		lp = append(lp, row(0)...)
+	}
+	lp = append(lp, row(2)...)
+	if err := g.Accept(lp); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Text(); got != "ok." {
+		t.Fatalf("%q, want ok.", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -243,6 +244,15 @@ func (a *assembler) add(p *piece, frame int64, prob float32) bool {
 	a.cur.confSum += float64(prob)
 	a.cur.confN++
 	return true
+}
+
+// startsAlnum reports whether a text piece begins with a letter or digit.
+func (p *piece) startsAlnum() bool {
+	if p.kind != kindText {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(strings.TrimPrefix(p.text, "\u2581"))
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 func (a *assembler) begin(frame int64) {
