@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/subtitled/subtitled/decoder"
 )
@@ -63,6 +64,11 @@ type BeamOptions struct {
 	TokenBeam float64
 	// Merge is MergeSum (default) or MergeMax.
 	Merge Merge
+	// PauseBreak: after this many seconds of blank, a token that begins
+	// with a letter or digit starts a new word even without a word break,
+	// as in Greedy (0: DefaultPauseBreak; negative: never). With a lexicon
+	// that needs the open word to be a word; if it is not, the word goes on.
+	PauseBreak time.Duration
 }
 
 // Beam is streaming CTC prefix beam search for one stream, with an optional
@@ -86,8 +92,13 @@ type Beam struct {
 	lexlm  *lexLM // lexicon with LM: lookahead and LM word ids
 
 	all, breaks, skips []int32   // non-blank tokens by kind
+	isBreak            []bool    // token id → word break
+	pauseLabel         int32     // the label of a pause that ends a word: the first break token, else noLabel
 	rootStarts         []lexEdge // lexicon root edges of word-start pieces
+	rootPause          []lexEdge // lexicon root edges of pause-breaking tokens
 	contrib            []bool    // token id → adds text to the open word
+	pauseTok           []bool    // token id → starts a new word after a pause
+	pause              int64     // blank frames that make a pause (0: never)
 
 	hyps  []hyp
 	cands []hyp
@@ -99,6 +110,11 @@ type Beam struct {
 }
 
 // seqNode is one label of a prefix; prefixes share their beginnings.
+//
+// Prefixes are kept canonical, so that label sequences that spell the same
+// words with the same future are one prefix: a word break emitted with no
+// word open is left out once another label follows it (and a second break
+// replaces it), and a pause that ends a word is recorded as a word break.
 type seqNode struct {
 	parent *seqNode
 	tok    int32
@@ -131,9 +147,11 @@ type hyp struct {
 	parent  *seqNode
 	tok     int32    // last label; -1 for the empty prefix
 	seq     *seqNode // {parent, tok} as a node once kept; nil for the empty prefix
-	hash    uint64
-	node    int32 // lexicon node of the open word (rootNode: none open)
-	wordLen int32 // labels since the open word's first token (0: none open)
+	hash    uint64   // of the labels: mixHash(phash, tok)
+	phash   uint64   // of parent's labels
+	noop    bool     // tok is a word break that ended no word
+	node    int32    // lexicon node of the open word (rootNode: none open)
+	wordLen int32    // labels since the open word's first token (0: none open)
 	lms     lmState
 	lm      float64 // LM scores, word bonuses and lookahead so far
 	pb, pnb float64
@@ -145,12 +163,17 @@ type hyp struct {
 // flushInfo is the lazily computed end of the open word of hyps[i].
 type flushInfo struct {
 	state       uint8 // 0: not computed, 1: the word can end, 2: it cannot
+	pauseNode   *seqNode
 	lms         lmState
 	delta       float64
 	recB, recNB *wordRec
 }
 
 const emptyHash uint64 = 0x243f6a8885a308d3
+
+// noLabel stands for "no token" where a label is needed: the word break of
+// a vocabulary without one.
+const noLabel int32 = -2
 
 var negInf = math.Inf(-1)
 
@@ -186,6 +209,12 @@ func NewBeam(tokens *Tokens, blankID, subsampling int, anchor int64, opt BeamOpt
 	if math.IsNaN(opt.TokenBeam) || opt.TokenBeam < 0 {
 		return nil, fmt.Errorf("ctc: token beam %v < 0", opt.TokenBeam)
 	}
+	switch {
+	case opt.PauseBreak == 0:
+		opt.PauseBreak = DefaultPauseBreak
+	case opt.PauseBreak < 0:
+		opt.PauseBreak = 0
+	}
 	if opt.Merge != MergeSum && opt.Merge != MergeMax {
 		return nil, fmt.Errorf("ctc: unknown merge %d", opt.Merge)
 	}
@@ -193,10 +222,18 @@ func NewBeam(tokens *Tokens, blankID, subsampling int, anchor int64, opt BeamOpt
 		return nil, errors.New("ctc: the lexicon was built for another token table")
 	}
 	b := &Beam{tok: tokens, blank: blankID, sub: int64(subsampling), opt: opt, index: map[uint64]int32{}}
+	if d := opt.PauseBreak; d > 0 {
+		frame := time.Duration(subsampling) * 10 * time.Millisecond
+		b.pause = max(1, int64((d+frame-1)/frame))
+	}
 	b.contrib = make([]bool, tokens.Len())
+	b.pauseTok = make([]bool, tokens.Len())
+	b.isBreak = make([]bool, tokens.Len())
+	b.pauseLabel = noLabel
 	for id := range tokens.pieces {
 		p := &tokens.pieces[id]
 		b.contrib[id] = p.kind == kindByte || (p.kind == kindText && p.text != "")
+		b.pauseTok[id] = b.pause > 0 && !p.wordStart && p.startsAlnum() && id != blankID
 		if id == blankID {
 			continue
 		}
@@ -204,6 +241,10 @@ func NewBeam(tokens *Tokens, blankID, subsampling int, anchor int64, opt BeamOpt
 		switch p.kind {
 		case kindBreak:
 			b.breaks = append(b.breaks, int32(id))
+			b.isBreak[id] = true
+			if b.pauseLabel == noLabel {
+				b.pauseLabel = int32(id)
+			}
 		case kindSkip:
 			b.skips = append(b.skips, int32(id))
 		}
@@ -212,6 +253,9 @@ func NewBeam(tokens *Tokens, blankID, subsampling int, anchor int64, opt BeamOpt
 		for _, e := range l.children(rootNode) {
 			if tokens.pieces[e.tok].wordStart {
 				b.rootStarts = append(b.rootStarts, e)
+			}
+			if b.pauseTok[e.tok] {
+				b.rootPause = append(b.rootPause, e)
 			}
 		}
 		if opt.LM != nil {
@@ -313,9 +357,13 @@ func (b *Beam) step(row []float32) {
 		l := b.opt.Lexicon
 		switch {
 		case l == nil:
+			paused := b.paused(h)
 			for _, id := range b.all {
 				if x := lp(row, id); x >= thr {
 					b.extend(i, id, x, t)
+					if paused && b.pauseTok[id] {
+						b.extendPause(i, id, x, t)
+					}
 				}
 			}
 		case h.wordLen == 0:
@@ -339,6 +387,13 @@ func (b *Beam) step(row []float32) {
 					}
 				}
 				b.extendAll(i, b.breaks, row, thr, t)
+				if b.paused(h) {
+					for _, e := range b.rootPause {
+						if x := lp(row, e.tok); x >= thr {
+							b.extendPause(i, e.tok, x, t)
+						}
+					}
+				}
 			}
 			b.extendAll(i, b.skips, row, thr, t)
 		}
@@ -487,11 +542,22 @@ func (b *Beam) extend(i int, id int32, x float64, t int64) {
 		return
 	}
 
-	hash := mixHash(h.hash, id)
-	ci, key, ok := b.lookup(hash, h.seq, id)
+	// The canonical prefix: a break after a break that ended no word
+	// replaces it; any other label after such a break drops it.
+	parent, phash, noop := h.seq, h.hash, false
+	switch {
+	case b.isBreak[id] && h.wordLen == 0 && h.tok >= 0 && b.isBreak[h.tok]:
+		parent, phash, noop = h.parent, h.phash, h.noop
+	case h.noop:
+		parent, phash = h.parent, h.phash
+	case b.isBreak[id] && h.wordLen == 0:
+		noop = true
+	}
+	hash := mixHash(phash, id)
+	ci, key, ok := b.lookup(hash, parent, id)
 	if !ok {
 		ci = b.insert(key, hyp{
-			parent: h.seq, tok: id, hash: hash, node: node, wordLen: wl, lms: lms, lm: lm,
+			parent: parent, tok: id, hash: hash, phash: phash, noop: noop, node: node, wordLen: wl, lms: lms, lm: lm,
 			pb: negInf, pnb: negInf, cb: negInf, cnb: negInf,
 		})
 	}
@@ -511,7 +577,7 @@ func (b *Beam) extend(i int, id int32, x float64, t int64) {
 		}
 		return m
 	}
-	if h.pb > negInf {
+	if h.pb > negInf && !(b.pauseTok[id] && b.paused(h) && b.flush(i) != nil) {
 		var rec *wordRec
 		if fl != nil {
 			rec = fl.recB
@@ -527,6 +593,50 @@ func (b *Beam) extend(i int, id int32, x float64, t int64) {
 		m := from(h.mnb, rec)
 		b.addNB(ci, h.pnb+x, &m)
 	}
+}
+
+// paused reports whether h has an open word and its best alignment ending
+// in blank ends in a pause: a pause-breaking token then starts a new word.
+func (b *Beam) paused(h *hyp) bool {
+	return b.pause > 0 && h.wordLen > 0 && h.pb > negInf && h.mb.trail >= b.pause
+}
+
+// extendPause adds label id, of log-prob x at frame t, to hyps[i] after the
+// pause that ends its best blank-ending alignment: the open word ends (as
+// at a word break) and id begins a new one. Only that alignment contributes.
+func (b *Beam) extendPause(i int, id int32, x float64, t int64) {
+	fl := b.flush(i)
+	if fl == nil {
+		return
+	}
+	h := &b.hyps[i]
+	node := int32(rootNode)
+	lm := h.lm + fl.delta
+	if l := b.opt.Lexicon; l != nil {
+		if node = l.child(rootNode, id); node < 0 {
+			return
+		}
+		if b.lexlm != nil {
+			lm += b.opt.Alpha * float64(b.lexlm.lookahead[node])
+		}
+	}
+	if fl.pauseNode == nil {
+		fl.pauseNode = &seqNode{parent: h.seq, tok: b.pauseLabel}
+	}
+	phash := mixHash(h.hash, b.pauseLabel)
+	hash := mixHash(phash, id)
+	ci, key, ok := b.lookup(hash, fl.pauseNode, id)
+	if !ok {
+		ci = b.insert(key, hyp{
+			parent: fl.pauseNode, tok: id, hash: hash, phash: phash, node: node, wordLen: 1, lms: fl.lms, lm: lm,
+			pb: negInf, pnb: negInf, cb: negInf, cnb: negInf,
+		})
+	}
+	prob := float64(float32(math.Exp(x)))
+	m := h.mb
+	m.words, m.trail = fl.recB, 0
+	m.first, m.last, m.confSum, m.confN = t, t, prob, 1
+	b.addNB(ci, h.pb+x, &m)
 }
 
 // flush ends the open word of hyps[i], once per frame; nil when the word
@@ -730,6 +840,9 @@ func (b *Beam) wordText(end *seqNode, n int32) string {
 	}
 	b.buf = b.buf[:0]
 	for i := len(b.ids) - 1; i >= 0; i-- {
+		if b.ids[i] < 0 {
+			continue
+		}
 		p := &b.tok.pieces[b.ids[i]]
 		switch p.kind {
 		case kindText:

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/subtitled/subtitled/decoder"
 )
@@ -98,6 +99,24 @@ func randomLogProbs(r *rand.Rand, n, v int) []float32 {
 	return out
 }
 
+// addPauses overwrites random stretches of 5 to 40 frames with frames whose
+// arg-max is the blank (id 0), so that pauses end words.
+func addPauses(r *rand.Rand, lp []float32, v int) {
+	n := len(lp) / v
+	for f := 0; f < n; f++ {
+		if r.IntN(12) != 0 {
+			continue
+		}
+		for end := min(n, f+5+r.IntN(36)); f < end; f++ {
+			row := lp[f*v : (f+1)*v]
+			for j := range row {
+				row[j] = float32(math.Log(0.05 / float64(v-1)))
+			}
+			row[0] = float32(math.Log(0.95))
+		}
+	}
+}
+
 func mustBeam(t testing.TB, tok *Tokens, sub int, anchor int64, opt BeamOptions) *Beam {
 	t.Helper()
 	b, err := NewBeam(tok, 0, sub, anchor, opt)
@@ -108,8 +127,8 @@ func mustBeam(t testing.TB, tok *Tokens, sub int, anchor int64, opt BeamOptions)
 }
 
 // With no lexicon, no LM and Viterbi merging, beam search finds greedy
-// search's path for any beam width: same words, times, confidences and
-// trailing blanks after every chunk, and at every cut.
+// search's path for any beam width: same words (pause breaks included),
+// times, confidences and trailing blanks after every chunk, and at every cut.
 func TestBeamEqualsGreedyRandom(t *testing.T) {
 	tables := map[string]string{"letters": letters, "bpe": bpeTable, "chars": charTable()}
 	opts := []BeamOptions{
@@ -125,6 +144,9 @@ func TestBeamEqualsGreedyRandom(t *testing.T) {
 			for seed := range uint64(25) {
 				r := rand.New(rand.NewPCG(seed, uint64(oi)))
 				lp := randomLogProbs(r, 40+r.IntN(120), v)
+				if seed%2 == 1 {
+					addPauses(r, lp, v)
+				}
 				const R, anchor = 4, 123456
 				g, _ := NewGreedy(tok, 0, R, anchor)
 				b := mustBeam(t, tok, R, anchor, opt)
@@ -343,6 +365,59 @@ func TestBeamLexiconAndLM(t *testing.T) {
 	}
 }
 
+// A long pause ends a word without a word break, as in Greedy; with a
+// lexicon only after a word.
+func TestBeamPauseBreak(t *testing.T) {
+	tok := mustTokens(t, charTable())
+	lex := mustLexicon(t, tok, "the", "sea", "thesea", "ab", "abc", "c")
+	const R = 2 // 20 ms frames: a pause is 400 ms = 20 frames
+	pause := strings.Repeat(" _", 20)
+	short := strings.Repeat(" _", 19)
+	tests := []struct {
+		name, script string
+		opt          BeamOptions
+		want         string
+	}{
+		{"pause ends a word", "t h e" + pause + " s e a", BeamOptions{}, "the sea"},
+		{"a shorter gap does not", "t h e" + short + " s e a", BeamOptions{}, "thesea"},
+		{"pause with a lexicon", "t h e" + pause + " s e a", BeamOptions{Lexicon: lex}, "the sea"},
+		{"lexicon, short gap", "t h e" + short + " s e a", BeamOptions{Lexicon: lex}, "thesea"},
+		{"no break after a non-word", "a b" + pause + " c:.6/_:.4", BeamOptions{Lexicon: mustLexicon(t, tok, "a", "abc")}, "abc"},
+		{"repeat after a pause is a new word", "c" + pause + " c", BeamOptions{Lexicon: lex}, "c c"},
+		{"pause break off", "t h e" + pause + " s e a", BeamOptions{PauseBreak: -1}, "thesea"},
+		{"longer pause setting", "t h e" + pause + " s e a", BeamOptions{PauseBreak: 500 * time.Millisecond}, "thesea"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lp := mat(t, tok, tc.script)
+			b := mustBeam(t, tok, R, 0, tc.opt)
+			if err := b.Accept(lp); err != nil {
+				t.Fatal(err)
+			}
+			if got := b.Text(); got != tc.want {
+				t.Errorf("Text %q, want %q", got, tc.want)
+			}
+			var texts []string
+			for _, w := range b.Cut() {
+				texts = append(texts, w.Text)
+			}
+			if got := strings.Join(texts, " "); got != tc.want {
+				t.Errorf("Cut %q, want %q", got, tc.want)
+			}
+			if tc.opt.Lexicon == nil {
+				g, _ := NewGreedy(tok, 0, R, 0)
+				if tc.opt.PauseBreak != 0 {
+					g.SetPauseBreak(max(0, tc.opt.PauseBreak))
+				}
+				_ = g.Accept(lp)
+				if g.Text() != tc.want {
+					t.Errorf("greedy %q, want %q", g.Text(), tc.want)
+				}
+			}
+		})
+	}
+}
+
 // Cut ends the open word: a prefix whose open word is no lexicon word
 // loses to one that is a word; the next segment starts after the cut with
 // the LM history back at <s>.
@@ -527,7 +602,8 @@ func BenchmarkBeam(b *testing.B) {
 		{"greedy", BeamOptions{}},
 		{"beam8", BeamOptions{Beam: 8}},
 		{"beam8+lexicon+lm", BeamOptions{Beam: 8, Lexicon: lex, LM: lm, Alpha: 0.8, Beta: 1}},
-		{"beam16+lexicon+lm", BeamOptions{Beam: 16, Lexicon: lex, LM: lm, Alpha: 0.8, Beta: 1}},
+		{"beam32+lexicon+lm", BeamOptions{Beam: 32, Lexicon: lex, LM: lm, Alpha: 0.8, Beta: 1}},
+		{"beam64+lexicon+lm", BeamOptions{Beam: 64, Lexicon: lex, LM: lm, Alpha: 0.8, Beta: 1}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var s Search
