@@ -208,21 +208,32 @@ func (m *Model) Run(x []float32, states []*StreamState) ([][]float32, error) {
 	return m.run(states, func(dst []float32) { copy(dst, x) })
 }
 
+// checkBatch validates a batch: at least one stream, at most maxBatch (0:
+// any), and every state non-nil and owned by the model (what names it in
+// errors).
+func checkBatch[S any](states []*S, maxBatch int, what string, owned func(*S) bool) error {
+	n := len(states)
+	switch {
+	case n == 0:
+		return fmt.Errorf("%w: no streams", ErrBatch)
+	case maxBatch > 0 && n > maxBatch:
+		return fmt.Errorf("%w: %d streams but the %s takes at most %d", ErrBatch, n, what, maxBatch)
+	}
+	for i, s := range states {
+		if s == nil || !owned(s) {
+			return fmt.Errorf("%w: state %d does not belong to this %s", ErrBatch, i, what)
+		}
+	}
+	return nil
+}
+
 // run is Run with the feature windows written by fill into the batched
 // input tensor ([N,T,F] flattened), so that callers holding separate
 // windows (the Scheduler) need no intermediate copy.
 func (m *Model) run(states []*StreamState, fill func(x []float32)) ([][]float32, error) {
 	n := len(states)
-	switch {
-	case n == 0:
-		return nil, fmt.Errorf("%w: no streams", ErrBatch)
-	case m.c.MaxBatch > 0 && n > m.c.MaxBatch:
-		return nil, fmt.Errorf("%w: %d streams but the model takes at most %d", ErrBatch, n, m.c.MaxBatch)
-	}
-	for i, s := range states {
-		if s == nil || s.m != m {
-			return nil, fmt.Errorf("%w: state %d does not belong to this model", ErrBatch, i)
-		}
+	if err := checkBatch(states, m.c.MaxBatch, "model", func(s *StreamState) bool { return s.m == m }); err != nil {
+		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

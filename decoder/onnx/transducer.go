@@ -714,16 +714,8 @@ func (m *TransducerModel) RunEncoder(x []float32, states []*EncoderState) ([][]f
 
 func (m *TransducerModel) runEncoder(states []*EncoderState, fill func(x []float32)) ([][]float32, error) {
 	n := len(states)
-	switch {
-	case n == 0:
-		return nil, fmt.Errorf("%w: no streams", ErrBatch)
-	case m.p.MaxBatch > 0 && n > m.p.MaxBatch:
-		return nil, fmt.Errorf("%w: %d streams but the encoder takes at most %d", ErrBatch, n, m.p.MaxBatch)
-	}
-	for i, s := range states {
-		if s == nil || s.m != m {
-			return nil, fmt.Errorf("%w: state %d does not belong to this model", ErrBatch, i)
-		}
+	if err := checkBatch(states, m.p.MaxBatch, "encoder", func(s *EncoderState) bool { return s.m == m }); err != nil {
+		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
