@@ -563,18 +563,28 @@ func (s *Server) countReaped() {
 	s.mu.Unlock()
 }
 
-func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, name, id string) {
+// sessionFor resolves a session URL for DELETE and PATCH: the channel must
+// exist (404), the bearer token match (401) and the session be the
+// channel's (404). On failure it has answered and returns nil.
+func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, name, id string) *session {
 	ch := s.channel(name)
 	if ch == nil {
 		s.reject(w, RejectUnknownChannel, http.StatusNotFound, "unknown channel")
-		return
+		return nil
 	}
 	if !s.authorize(w, r, ch.pub.Load()) {
-		return
+		return nil
 	}
 	sess := s.lookup(ch, id)
 	if sess == nil {
 		s.reject(w, RejectUnknownSession, http.StatusNotFound, "unknown session")
+	}
+	return sess
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, name, id string) {
+	sess := s.sessionFor(w, r, name, id)
+	if sess == nil {
 		return
 	}
 	sess.end(ReasonDeleted)
@@ -590,17 +600,8 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, name, id s
 const maxPatchCandidates = 32
 
 func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, name, id string) {
-	ch := s.channel(name)
-	if ch == nil {
-		s.reject(w, RejectUnknownChannel, http.StatusNotFound, "unknown channel")
-		return
-	}
-	if !s.authorize(w, r, ch.pub.Load()) {
-		return
-	}
-	sess := s.lookup(ch, id)
+	sess := s.sessionFor(w, r, name, id)
 	if sess == nil {
-		s.reject(w, RejectUnknownSession, http.StatusNotFound, "unknown session")
 		return
 	}
 	if !hasContentType(r, ContentTypeSDPFrag) {
