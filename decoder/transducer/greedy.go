@@ -13,16 +13,9 @@ func (s *Searcher) greedyFrame(streams []*Stream, enc [][]float32, active []int,
 	hs := make([]*hyp, 0, len(rows))
 	encRows := make([][]float32, 0, len(rows))
 	for sym := 0; sym < s.opts.MaxSymbolsPerFrame && len(rows) > 0; sym++ {
-		hs, encRows = hs[:0], encRows[:0]
-		for _, i := range rows {
-			hs = append(hs, streams[i].hyps[0])
-			encRows = append(encRows, enc[i][t*s.je:(t+1)*s.je])
-		}
-		if err := s.ensureDecoded(hs); err != nil {
-			return err
-		}
-		logits, err := s.join(encRows, hs)
-		if err != nil {
+		var logits []float32
+		var err error
+		if hs, encRows, logits, err = s.joinBest(streams, enc, rows, t, hs, encRows); err != nil {
 			return err
 		}
 		next := rows[:0]
@@ -68,4 +61,20 @@ func softmaxAt(row []float32, k int) float32 {
 		sum += math.Exp(float64(v) - m)
 	}
 	return float32(math.Exp(float64(row[k])-m) / sum)
+}
+
+// joinBest runs the decoder where its output is stale and then the joiner,
+// for the best hypothesis of each stream in rows at encoder frame t. hs and
+// encRows are scratch slices, returned for reuse; the logits are [rows][V].
+func (s *Searcher) joinBest(streams []*Stream, enc [][]float32, rows []int, t int, hs []*hyp, encRows [][]float32) ([]*hyp, [][]float32, []float32, error) {
+	hs, encRows = hs[:0], encRows[:0]
+	for _, i := range rows {
+		hs = append(hs, streams[i].hyps[0])
+		encRows = append(encRows, enc[i][t*s.je:(t+1)*s.je])
+	}
+	if err := s.ensureDecoded(hs); err != nil {
+		return hs, encRows, nil, err
+	}
+	logits, err := s.join(encRows, hs)
+	return hs, encRows, logits, err
 }

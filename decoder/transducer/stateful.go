@@ -140,16 +140,9 @@ func (s *Searcher) statefulFrame(streams []*Stream, enc [][]float32, active []in
 	hs := make([]*hyp, 0, len(rows))
 	encRows := make([][]float32, 0, len(rows))
 	for sym := 0; sym < s.opts.MaxSymbolsPerFrame && len(rows) > 0; sym++ {
-		hs, encRows = hs[:0], encRows[:0]
-		for _, i := range rows {
-			hs = append(hs, streams[i].hyps[0])
-			encRows = append(encRows, enc[i][t*s.je:(t+1)*s.je])
-		}
-		if err := s.ensureDecoded(hs); err != nil {
-			return err
-		}
-		logits, err := s.join(encRows, hs)
-		if err != nil {
+		var logits []float32
+		var err error
+		if hs, encRows, logits, err = s.joinBest(streams, enc, rows, t, hs, encRows); err != nil {
 			return err
 		}
 		next := rows[:0]
