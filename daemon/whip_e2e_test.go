@@ -116,7 +116,7 @@ channels:
 // sentences spoken by a training voice, sent through Chromium's WebRTC stack
 // (Opus at the browser's bitrate): the bound for the demo model. The
 // model card's end-to-end WER on such sentences (tools/demomodel/score.sh,
-// TS files) is 3.4-3.6 %; on these three sentences a single error is 3.7 %.
+// TS files) is 2.5-2.6 %; on these three sentences a single error is 3.7 %.
 const demoWHIPMaxWER = 0.15
 
 // TestWHIPBrowserDemoModel: the README's model, not a fixture. Chromium

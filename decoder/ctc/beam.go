@@ -28,7 +28,7 @@ const (
 	MergeSum Merge = iota
 	// MergeMax scores a prefix by its best alignment (Viterbi). With no
 	// lexicon, no LM and no word bonus the best prefix is then greedy
-	// search's output, for any beam width.
+	// search's output (with the same PauseBreak), for any beam width.
 	MergeMax
 )
 
@@ -64,7 +64,7 @@ type BeamOptions struct {
 	TokenBeam float64
 	// Merge is MergeSum (default) or MergeMax.
 	Merge Merge
-	// PauseBreak: after this many seconds of blank, a token that begins
+	// PauseBreak: after this much blank, a token that begins
 	// with a letter or digit starts a new word even without a word break,
 	// as in Greedy (0: DefaultPauseBreak; negative: never). With a lexicon
 	// that needs the open word to be a word; if it is not, the word goes on.
@@ -73,14 +73,14 @@ type BeamOptions struct {
 
 // Beam is streaming CTC prefix beam search for one stream, with an optional
 // lexicon and word n-gram LM. It keeps the Beam best label prefixes; per
-// frame it tries every allowed token on every prefix, so the work per frame
-// is at most Beam × V. Words, times and confidences follow the assembly of
+// frame it tries every allowed token on every prefix (once more after a
+// pause), so the work per frame is O(Beam × V). Words, times and confidences follow the assembly of
 // Greedy: "▁" pieces and break tokens end words, a word starts at the output
 // frame of its first token and ends one output frame after the last frame
 // of its last token's run, and its confidence is the mean probability of
 // its tokens at the frames where they were emitted, all taken from the best
 // alignment feeding each prefix. Ties are broken by the order in which
-// candidates are generated (prefix rank, then token id), so results are
+// candidates are generated (prefix rank, then token), so results are
 // deterministic. Not safe for concurrent use.
 type Beam struct {
 	tok    *Tokens

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/subtitled/subtitled/tools/procstat"
 )
 
 func TestParseMetrics(t *testing.T) {
@@ -184,15 +186,15 @@ func TestParseProc(t *testing.T) {
 		{stat: "1 (x) S 1 1 1 0 -1 0 0 0 0 0 1 -2", bad: true},
 	}
 	for _, tc := range stats {
-		got, err := parseStatTicks(tc.stat)
+		got, err := procstat.ParseStatTicks(tc.stat)
 		if tc.bad {
 			if !errors.Is(err, errMalformed) {
-				t.Errorf("parseStatTicks(%q) err = %v, want errMalformed", tc.stat, err)
+				t.Errorf("procstat.ParseStatTicks(%q) err = %v, want errMalformed", tc.stat, err)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("parseStatTicks(%q) = %d, %v; want %d", tc.stat, got, err, tc.want)
+			t.Errorf("procstat.ParseStatTicks(%q) = %d, %v; want %d", tc.stat, got, err, tc.want)
 		}
 	}
 	statuses := []struct {
@@ -206,15 +208,15 @@ func TestParseProc(t *testing.T) {
 		{status: "VmRSS:\tlots kB\n", bad: true},
 	}
 	for _, tc := range statuses {
-		got, err := parseVmRSS(tc.status)
+		got, err := procstat.ParseVmRSS(tc.status)
 		if tc.bad {
 			if !errors.Is(err, errMalformed) {
-				t.Errorf("parseVmRSS(%q) err = %v, want errMalformed", tc.status, err)
+				t.Errorf("procstat.ParseVmRSS(%q) err = %v, want errMalformed", tc.status, err)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("parseVmRSS(%q) = %d, %v; want %d", tc.status, got, err, tc.want)
+			t.Errorf("procstat.ParseVmRSS(%q) = %d, %v; want %d", tc.status, got, err, tc.want)
 		}
 	}
 }
@@ -252,10 +254,10 @@ func FuzzParseProc(f *testing.F) {
 	f.Add("4242 (subtitled) S 1 4242 4242 0 -1 4194560 1000 0 0 0 123 45 0 0 20 0 12 0 100 0 0")
 	f.Add("Name:\tx\nVmRSS:\t   20480 kB\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		if _, err := parseStatTicks(text); err != nil && !errors.Is(err, errMalformed) {
+		if _, err := procstat.ParseStatTicks(text); err != nil && !errors.Is(err, errMalformed) {
 			t.Fatalf("parseStatTicks: %v does not wrap errMalformed", err)
 		}
-		if _, err := parseVmRSS(text); err != nil && !errors.Is(err, errMalformed) {
+		if _, err := procstat.ParseVmRSS(text); err != nil && !errors.Is(err, errMalformed) {
 			t.Fatalf("parseVmRSS: %v does not wrap errMalformed", err)
 		}
 	})

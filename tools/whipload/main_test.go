@@ -46,23 +46,6 @@ func TestOpusDuration(t *testing.T) {
 	}
 }
 
-func TestParseProc(t *testing.T) {
-	stat := "4242 (whip load) S 1 4242 4242 0 -1 4194560 1000 0 0 0 123 45 0 0 20 0 12 0 100 0 0"
-	if got, err := parseStatTicks(stat); err != nil || got != 168 {
-		t.Errorf("parseStatTicks = %d, %v; want 168", got, err)
-	}
-	if _, err := parseStatTicks("garbage"); err == nil {
-		t.Error("no error for garbage stat")
-	}
-	status := "Name:\twhipload\nVmPeak:\t  100 kB\nVmRSS:\t   20480 kB\nThreads:\t5\n"
-	if got, err := parseVmRSS(status); err != nil || got != 20 {
-		t.Errorf("parseVmRSS = %v, %v; want 20", got, err)
-	}
-	if _, err := parseVmRSS("Name:\tx\n"); err == nil {
-		t.Error("no error without VmRSS")
-	}
-}
-
 func TestReadGeneratedOgg(t *testing.T) {
 	path, err := makeOgg(t.TempDir())
 	if err != nil {
