@@ -88,6 +88,18 @@ func runModelInfo(e *env, args []string) error {
 		c.ChunkFrames, c.ChunkShift, c.ChunkShift*10, c.Subsampling, c.OutFrames())
 	fmt.Fprintf(w, "vocabulary:   %d tokens (blank %d)\n", b.Tokens.Len(), c.BlankID)
 	fmt.Fprintf(w, "heads:        verbatim (CTC)%s\n", "")
+	if opt, ok := b.BeamOptions(); ok {
+		var parts []string
+		if b.Lexicon != nil {
+			parts = append(parts, fmt.Sprintf("lexicon %d words", b.Lexicon.Len()))
+		}
+		if b.LM != nil {
+			parts = append(parts, fmt.Sprintf("%d-gram LM (weight %g, word bonus %g)", b.LM.Order(), opt.Alpha, opt.Beta))
+		}
+		fmt.Fprintf(w, "decoding:     prefix beam search, beam %d, %s\n", opt.Beam, strings.Join(parts, ", "))
+	} else {
+		fmt.Fprintln(w, "decoding:     greedy")
+	}
 	printStates(w, c.States, nil)
 	if c.MaxBatch == 1 {
 		fmt.Fprintln(w, "batch:        fixed at 1 stream per call")

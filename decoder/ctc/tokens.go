@@ -1,5 +1,7 @@
-// Package ctc holds the token table of a CTC model (tokens.txt) and greedy
-// CTC search with word timestamps.
+// Package ctc holds the token table of a model (tokens.txt), word assembly
+// from tokens, and streaming CTC search with word timestamps: greedy, and
+// prefix beam search constrained by a lexicon and scored by a word n-gram
+// language model (ARPA).
 package ctc
 
 import (
