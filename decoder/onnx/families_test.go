@@ -773,26 +773,15 @@ func TestNewFamiliesEncoderBatchExact(t *testing.T) {
 		w := c.ChunkFrames * c.FeatureDim
 		solo := []*StreamState{m.NewStreamState(), m.NewStreamState(), m.NewStreamState()}
 		batch := []*StreamState{m.NewStreamState(), m.NewStreamState(), m.NewStreamState()}
-		for call := 0; call < 8; call++ {
-			x := make([]float32, 0, 3*w)
-			for i := range solo {
+		checkBatchEqualsSolo(t, family, 8, solo, batch,
+			func(call, i int) []float32 {
 				off := ((call*c.ChunkShift + 29*i) % (u.len() - c.ChunkFrames)) * c.FeatureDim
-				win := u.frames[off : off+w]
-				x = append(x, win...)
-				if _, err := m.Run(win, solo[i:i+1]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := m.Run(x, batch); err != nil {
-				t.Fatal(err)
-			}
-			for i := range solo {
-				if !reflect.DeepEqual(solo[i].logProbs, batch[i].logProbs) || !reflect.DeepEqual(solo[i].data, batch[i].data) ||
-					!reflect.DeepEqual(solo[i].i64, batch[i].i64) {
-					t.Fatalf("%s call %d stream %d: batched outputs/states differ from solo", family, call, i)
-				}
-			}
-		}
+				return u.frames[off : off+w]
+			},
+			func(x []float32, sts []*StreamState) error { _, err := m.Run(x, sts); return err },
+			func(a, b *StreamState) bool {
+				return reflect.DeepEqual(a.logProbs, b.logProbs) && reflect.DeepEqual(a.data, b.data) && reflect.DeepEqual(a.i64, b.i64)
+			})
 	}
 }
 
@@ -1059,5 +1048,31 @@ func TestNeMoNetErrors(t *testing.T) {
 	m.Close()
 	if err := n.RunDecoder([]int32{1}, make([]float32, S), make([]float32, H), make([]float32, S)); !errors.Is(err, ErrClosed) {
 		t.Errorf("closed: %v", err)
+	}
+}
+
+// checkBatchEqualsSolo makes calls model calls for the streams, each window
+// (win(call, i)) once alone and once in one batched call, and fails when a
+// stream's outputs or states (same) differ between the two.
+func checkBatchEqualsSolo[S any](t *testing.T, name string, calls int, solo, batch []*S,
+	win func(call, i int) []float32, run func(x []float32, sts []*S) error, same func(a, b *S) bool) {
+	t.Helper()
+	for call := 0; call < calls; call++ {
+		var x []float32
+		for i := range solo {
+			w := win(call, i)
+			x = append(x, w...)
+			if err := run(w, solo[i:i+1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := run(x, batch); err != nil {
+			t.Fatal(err)
+		}
+		for i := range solo {
+			if !same(solo[i], batch[i]) {
+				t.Fatalf("%s call %d stream %d: batched outputs/states differ from solo", name, call, i)
+			}
+		}
 	}
 }

@@ -185,12 +185,18 @@ func (m *Model) NewStreamState() *StreamState {
 }
 
 // Reset zeroes the state, as at the start of a stream.
-func (s *StreamState) Reset() {
-	for j := range s.data {
-		clear(s.data[j])
-		clear(s.i64[j])
+func (s *StreamState) Reset() { zeroState(s.data, s.i64, s.logProbs) }
+
+// zeroState clears a stream's float32 and int64 state tensors and its
+// output buffer.
+func zeroState(f32 [][]float32, i64 [][]int64, out []float32) {
+	for j := range f32 {
+		clear(f32[j])
 	}
-	clear(s.logProbs)
+	for j := range i64 {
+		clear(i64[j])
+	}
+	clear(out)
 }
 
 // Run makes one model call for len(states) streams. x holds their feature

@@ -688,13 +688,7 @@ func (m *TransducerModel) NewEncoderState() *EncoderState {
 }
 
 // Reset zeroes the state, as at the start of a stream.
-func (s *EncoderState) Reset() {
-	for j := range s.f32 {
-		clear(s.f32[j])
-		clear(s.i64[j])
-	}
-	clear(s.out)
-}
+func (s *EncoderState) Reset() { zeroState(s.f32, s.i64, s.out) }
 
 // RunEncoder makes one encoder call for len(states) streams. x holds their
 // feature windows, [N,T,F] flattened (for NeMo too: the model's

@@ -455,26 +455,15 @@ func TestTransducerEncoderBatchExact(t *testing.T) {
 		u := say(t, 3, 0, 200, sentence...)
 		solo := []*EncoderState{m.NewEncoderState(), m.NewEncoderState(), m.NewEncoderState()}
 		batch := []*EncoderState{m.NewEncoderState(), m.NewEncoderState(), m.NewEncoderState()}
-		for c := 0; c < 12; c++ {
-			x := make([]float32, 0, 3*w)
-			for i := range solo {
+		checkBatchEqualsSolo(t, family, 12, solo, batch,
+			func(c, i int) []float32 {
 				off := ((c*p.ChunkShift + 37*i) % (u.len() - p.ChunkFrames)) * 80
-				win := u.frames[off : off+w]
-				x = append(x, win...)
-				if _, err := m.RunEncoder(win, solo[i:i+1]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := m.RunEncoder(x, batch); err != nil {
-				t.Fatal(err)
-			}
-			for i := range solo {
-				if !reflect.DeepEqual(solo[i].out, batch[i].out) || !reflect.DeepEqual(solo[i].f32, batch[i].f32) ||
-					!reflect.DeepEqual(solo[i].i64, batch[i].i64) {
-					t.Fatalf("%s call %d stream %d: batched outputs/states differ from solo", family, c, i)
-				}
-			}
-		}
+				return u.frames[off : off+w]
+			},
+			func(x []float32, sts []*EncoderState) error { _, err := m.RunEncoder(x, sts); return err },
+			func(a, b *EncoderState) bool {
+				return reflect.DeepEqual(a.out, b.out) && reflect.DeepEqual(a.f32, b.f32) && reflect.DeepEqual(a.i64, b.i64)
+			})
 	}
 }
 

@@ -8,8 +8,27 @@ import "math"
 // again, up to MaxSymbolsPerFrame tokens. A stream's decoder output is cached
 // and recomputed only after it emitted, batched with the other streams'.
 func (s *Searcher) greedyFrame(streams []*Stream, enc [][]float32, active []int, t int) error {
-	rows := append([]int(nil), active...)
 	emitted := make([]bool, len(streams))
+	err := s.symbolRounds(streams, enc, active, t, s.isBlank, nil, func(i int) { emitted[i] = true })
+	if err != nil {
+		return err
+	}
+	for _, i := range active {
+		if !emitted[i] {
+			streams[i].hyps[0].trailing++
+		}
+	}
+	return nil
+}
+
+// symbolRounds runs up to MaxSymbolsPerFrame joiner rounds at encoder frame
+// t for the best hypothesis of each stream in active. A row whose best token
+// is blank (isBlank) leaves the rounds, after onBlank (may be nil); any
+// other token is emitted, onEmit is told the stream, and the stream takes
+// part in the next round.
+func (s *Searcher) symbolRounds(streams []*Stream, enc [][]float32, active []int, t int,
+	isBlank func(int) bool, onBlank func(*hyp), onEmit func(int)) error {
+	rows := append([]int(nil), active...)
 	hs := make([]*hyp, 0, len(rows))
 	encRows := make([][]float32, 0, len(rows))
 	for sym := 0; sym < s.opts.MaxSymbolsPerFrame && len(rows) > 0; sym++ {
@@ -25,19 +44,19 @@ func (s *Searcher) greedyFrame(streams []*Stream, enc [][]float32, active []int,
 				return err
 			}
 			y := argmax(row)
-			if s.isBlank(y) {
+			if isBlank(y) {
+				if onBlank != nil {
+					onBlank(hs[r])
+				}
 				continue
 			}
 			hs[r].emit(y, streams[i].frames, softmaxAt(row, y))
-			emitted[i] = true
+			if onEmit != nil {
+				onEmit(i)
+			}
 			next = append(next, i)
 		}
 		rows = next
-	}
-	for _, i := range active {
-		if !emitted[i] {
-			streams[i].hyps[0].trailing++
-		}
 	}
 	return nil
 }

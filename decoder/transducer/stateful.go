@@ -136,31 +136,7 @@ func (s *Searcher) ensureDecodedStateful(hs []*hyp) error {
 // trailing blank (also after emissions in the frame, as sherpa-onnx does).
 // The decoder runs batched over the streams that emitted.
 func (s *Searcher) statefulFrame(streams []*Stream, enc [][]float32, active []int, t int) error {
-	rows := append([]int(nil), active...)
-	hs := make([]*hyp, 0, len(rows))
-	encRows := make([][]float32, 0, len(rows))
-	for sym := 0; sym < s.opts.MaxSymbolsPerFrame && len(rows) > 0; sym++ {
-		var logits []float32
-		var err error
-		if hs, encRows, logits, err = s.joinBest(streams, enc, rows, t, hs, encRows); err != nil {
-			return err
-		}
-		next := rows[:0]
-		for r, i := range rows {
-			row := logits[r*s.v : (r+1)*s.v]
-			if err := checkFinite(row); err != nil {
-				return err
-			}
-			y := argmax(row)
-			if y == s.blank {
-				hs[r].trailing++
-				continue
-			}
-			// emit keeps hs[r].state: the state to feed y with.
-			hs[r].emit(y, streams[i].frames, softmaxAt(row, y))
-			next = append(next, i)
-		}
-		rows = next
-	}
-	return nil
+	// emit keeps a hypothesis's state: the state to feed its new token with.
+	return s.symbolRounds(streams, enc, active, t, func(y int) bool { return y == s.blank },
+		func(h *hyp) { h.trailing++ }, nil)
 }
