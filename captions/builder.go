@@ -60,9 +60,10 @@ type Update struct {
 // start of the next cue (or for media time to pass its natural end) so that
 // it can hang as long as the rules allow without overlapping the next cue.
 type pendingCue struct {
-	lines  []string
-	start  int64
-	target int64 // End when nothing follows sooner
+	lines     []string
+	start     int64
+	target    int64 // End when nothing follows sooner
+	speechEnd int64 // the last word's end
 }
 
 // Builder turns one track's recogniser results into caption cues: a
@@ -118,6 +119,9 @@ type Builder struct {
 	nextID                                   uint64
 
 	pending *pendingCue
+	// open holds final words of a result that Continues: the cue they
+	// start is not closed until later words (or an endpoint) close it.
+	open []decoder.Word
 	// floor is the earliest Start of the next cue (previous End + MinGap).
 	floor    int64
 	hasFloor bool
@@ -183,9 +187,10 @@ func (b *Builder) Push(r decoder.Result) (Update, error) {
 	}
 	words := cleanWords(r.Words)
 	if !r.Final {
-		p := b.makePartial(r.Segment, words)
-		if b.pending != nil && len(words) > 0 {
-			u.Cues = append(u.Cues, b.finalise(words[0].Start, true))
+		all := b.withOpen(words)
+		p := b.makePartial(r.Segment, all)
+		if b.pending != nil && len(all) > 0 {
+			u.Cues = append(u.Cues, b.finalise(all[0].Start, true))
 		}
 		if !p.equal(b.partial) {
 			u.Partial, u.PartialChanged = p, true
@@ -200,7 +205,7 @@ func (b *Builder) Push(r decoder.Result) (Update, error) {
 		w := &words[i]
 		if b.haveWords && w.Start < b.prevEnd-discontinuityTicks {
 			// Media time went back: close what we have and start over.
-			u.Cues = b.closeRun(u.Cues, words[start:i])
+			u.Cues = b.closeRun(u.Cues, words[start:i], false)
 			start = i
 			u.Cues = b.newTimeline(u.Cues)
 		} else if b.haveWords && w.Start < b.prevStart {
@@ -211,15 +216,26 @@ func (b *Builder) Push(r decoder.Result) (Update, error) {
 		}
 		b.prevStart, b.prevEnd, b.haveWords = w.Start, w.End, true
 	}
-	u.Cues = b.closeRun(u.Cues, words[start:])
+	u.Cues = b.closeRun(u.Cues, words[start:], r.Continues)
 	if b.pending != nil && b.haveNow {
 		u.Cues = b.releaseIfPast(u.Cues)
 	}
-	if len(b.partial.Lines) > 0 && b.partial.Segment <= r.Segment {
-		b.partial = Partial{Track: b.opts.Track, Segment: r.Segment}
-		u.Partial, u.PartialChanged = b.partial, true
+	if (len(b.partial.Lines) > 0 || len(b.open) > 0) && b.partial.Segment <= r.Segment {
+		p := b.makePartial(r.Segment, b.open)
+		if !p.equal(b.partial) {
+			u.Partial, u.PartialChanged = p, true
+		}
+		b.partial = p
 	}
 	return u, nil
+}
+
+// withOpen returns the open words followed by words.
+func (b *Builder) withOpen(words []decoder.Word) []decoder.Word {
+	if len(b.open) == 0 {
+		return words
+	}
+	return append(slices.Clip(b.open), words...)
 }
 
 // Advance tells the builder that media time has reached pts: the caller
@@ -239,10 +255,12 @@ func (b *Builder) Advance(pts int64) []Cue {
 	return b.releaseIfPast(nil)
 }
 
-// Flush releases the held cue with its natural End and clears the partial,
-// for end of stream. Later cues still start after the flushed one.
+// Flush closes the open words into cues, releases the held cue with its
+// natural End and clears the partial, for end of stream. Later cues still
+// start after the flushed one.
 func (b *Builder) Flush() Update {
 	var u Update
+	u.Cues = b.closeRun(nil, nil, false)
 	if b.pending != nil {
 		u.Cues = append(u.Cues, b.finalise(0, false))
 	}
@@ -262,8 +280,10 @@ func (b *Builder) Discontinuity() Update {
 	return u
 }
 
-// newTimeline releases the held cue and forgets the timing state.
+// newTimeline closes the open words, releases the held cue and forgets the
+// timing state.
 func (b *Builder) newTimeline(out []Cue) []Cue {
+	out = b.closeRun(out, nil, false)
 	if b.pending != nil {
 		out = append(out, b.finalise(0, false))
 	}
@@ -278,13 +298,27 @@ func (b *Builder) releaseIfPast(out []Cue) []Cue {
 	return out
 }
 
-// closeRun segments words of one timeline into cues.
-func (b *Builder) closeRun(out []Cue, words []decoder.Word) []Cue {
-	if len(words) == 0 {
+// closeRun segments the open words and words, of one timeline, into cues.
+// With keepOpen (a result that Continues) the last draft stays open for
+// the words that follow; the drafts before it are final, because the
+// segmenter closes a draft only on seeing the word after it. The held cue
+// is then released at once: the open words say where the next cue starts.
+func (b *Builder) closeRun(out []Cue, words []decoder.Word, keepOpen bool) []Cue {
+	all := b.withOpen(words)
+	b.open = nil
+	if len(all) == 0 {
 		return out
 	}
-	for _, d := range b.seg.segment(words) {
+	ds := b.seg.segment(all)
+	if keepOpen {
+		b.open = slices.Clone(ds[len(ds)-1])
+		ds = ds[:len(ds)-1]
+	}
+	for _, d := range ds {
 		out = b.close(out, d)
+	}
+	if b.pending != nil && len(b.open) > 0 {
+		out = append(out, b.finalise(b.open[0].Start, true))
 	}
 	return out
 }
@@ -311,7 +345,7 @@ func (b *Builder) close(out []Cue, d []decoder.Word) []Cue {
 			target = min(need, lastEnd+b.maxHang)
 		}
 	}
-	b.pending = &pendingCue{lines: lines, start: start, target: target}
+	b.pending = &pendingCue{lines: lines, start: start, target: target, speechEnd: lastEnd}
 	return out
 }
 
@@ -333,12 +367,13 @@ func (b *Builder) finalise(next int64, hasNext bool) Cue {
 	end = max(end, p.start+b.minDur)
 	end = min(end, p.start+b.maxDur)
 	c := Cue{
-		ID:      b.nextID,
-		Track:   b.opts.Track,
-		Lines:   p.lines,
-		Start:   p.start,
-		End:     end,
-		Emitted: b.clock(),
+		ID:        b.nextID,
+		Track:     b.opts.Track,
+		Lines:     p.lines,
+		Start:     p.start,
+		End:       end,
+		SpeechEnd: p.speechEnd,
+		Emitted:   b.clock(),
 	}
 	b.nextID++
 	b.floor, b.hasFloor = end+b.gap, true

@@ -144,19 +144,41 @@ func runProperty(o Options, seed uint64) error {
 		return nil
 	}
 	nseg := 5 + r.IntN(25)
-	for seg := range uint64(nseg) {
+	var seg uint64
+	for range nseg {
 		n := r.IntN(30)
 		words := make([]decoder.Word, 0, n)
 		for range n {
 			words = append(words, g.word())
 		}
-		// Partials: growing prefixes, sometimes with a revised last word.
-		for k := 0; k < n; k += 1 + r.IntN(4) {
-			p := append([]decoder.Word(nil), words[:k+1]...)
-			if r.IntN(3) == 0 {
-				p[k].Text = "rev" + p[k].Text
+		// Half the utterances come as early commits: finals that continue,
+		// then the final at the endpoint.
+		pieces := [][]decoder.Word{words}
+		if r.IntN(2) == 0 {
+			pieces = splitWords(r, words)
+		}
+		for pi, piece := range pieces {
+			// Partials: growing prefixes, sometimes with a revised last word.
+			for k := 0; k < len(piece); k += 1 + r.IntN(4) {
+				p := append([]decoder.Word(nil), piece[:k+1]...)
+				if r.IntN(3) == 0 {
+					p[k].Text = "rev" + p[k].Text
+				}
+				u, err := b.Push(decoder.Result{Track: o.Track, Words: p, Segment: seg})
+				if err != nil {
+					return err
+				}
+				emit(u.Cues)
+				if err := checkPartial(u.Partial); err != nil {
+					return err
+				}
+				if r.IntN(4) == 0 {
+					// Media time progress, as the promise allows: no later word
+					// starts before it.
+					emit(b.Advance(p[k].End))
+				}
 			}
-			u, err := b.Push(decoder.Result{Track: o.Track, Words: p, Segment: seg})
+			u, err := b.Push(decoder.Result{Track: o.Track, Words: piece, Segment: seg, Final: true, Continues: pi < len(pieces)-1})
 			if err != nil {
 				return err
 			}
@@ -164,17 +186,8 @@ func runProperty(o Options, seed uint64) error {
 			if err := checkPartial(u.Partial); err != nil {
 				return err
 			}
-			if r.IntN(4) == 0 {
-				// Media time progress, as the promise allows: no later word
-				// starts before it.
-				emit(b.Advance(p[k].End))
-			}
+			seg++
 		}
-		u, err := b.Push(decoder.Result{Track: o.Track, Words: words, Segment: seg, Final: true})
-		if err != nil {
-			return err
-		}
-		emit(u.Cues)
 		finals = append(finals, words...)
 		switch r.IntN(5) {
 		case 0:
@@ -272,4 +285,81 @@ func checkCues(o Options, cues []Cue, finals []decoder.Word) error {
 		return fmt.Errorf("%d of %d final words in cues", wi, len(finals))
 	}
 	return nil
+}
+
+// splitWords cuts words into 1 to 5 consecutive pieces, some empty.
+func splitWords(r *rand.Rand, words []decoder.Word) [][]decoder.Word {
+	var out [][]decoder.Word
+	for n := r.IntN(5); n > 0 && len(words) > 0; n-- {
+		k := r.IntN(len(words) + 1)
+		out = append(out, words[:k])
+		words = words[k:]
+	}
+	return append(out, words)
+}
+
+// TestBuilderContinuesEqualsWhole: an utterance committed early in pieces
+// (finals that continue, then the endpoint's final) gives the same cues as
+// the whole utterance in one final, when no sentence ends inside it: the
+// segmenter closes a cue only on seeing the word after it, so the pieces
+// change when cues go out, not what they hold.
+func TestBuilderContinuesEqualsWhole(t *testing.T) {
+	for _, pc := range propCases() {
+		t.Run(pc.name, func(t *testing.T) {
+			for seed := range uint64(60) {
+				r := rand.New(rand.NewPCG(seed, 0xc0))
+				g := &streamGen{r: r, long: pc.opts.MaxChars + 1}
+				var utts [][]decoder.Word
+				for range 1 + r.IntN(6) {
+					var ws []decoder.Word
+					for range r.IntN(40) {
+						w := g.word()
+						w.Text = strings.TrimRight(w.Text, ".?!…\"")
+						if w.Text == "" {
+							w.Text = "x"
+						}
+						ws = append(ws, w)
+					}
+					utts = append(utts, ws)
+				}
+				run := func(split bool) []Cue {
+					o := pc.opts
+					o.Clock = fakeClock()
+					b, err := NewBuilder(o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var cues []Cue
+					var seg uint64
+					pr := rand.New(rand.NewPCG(seed, 1))
+					for _, ws := range utts {
+						pieces := [][]decoder.Word{ws}
+						if split {
+							pieces = splitWords(pr, ws)
+						}
+						for i, p := range pieces {
+							u, err := b.Push(decoder.Result{Track: o.Track, Words: p, Segment: seg, Final: true, Continues: i < len(pieces)-1})
+							if err != nil {
+								t.Fatal(err)
+							}
+							cues = append(cues, u.Cues...)
+							seg++
+						}
+					}
+					return append(cues, b.Flush().Cues...)
+				}
+				whole, split := run(false), run(true)
+				if len(whole) != len(split) {
+					t.Fatalf("seed %d: %d cues whole, %d in pieces\n%v\n%v", seed, len(whole), len(split), linesOf(whole), linesOf(split))
+				}
+				for i := range whole {
+					w, s := whole[i], split[i]
+					w.Emitted, s.Emitted = time.Time{}, time.Time{}
+					if !cueEqual(w, s) || w.ID != s.ID {
+						t.Fatalf("seed %d cue %d: whole %+v, in pieces %+v", seed, i, w, s)
+					}
+				}
+			}
+		})
+	}
 }

@@ -392,3 +392,50 @@ func TestHardWrap(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// Early commits: a cue goes out as soon as the words after it are final,
+// without waiting for the endpoint, and the words of the open cue show in
+// the partial until it closes.
+func TestBuilderContinues(t *testing.T) {
+	b := newTestBuilder(t, nil)
+	text := "the weather will be dry and bright in the south with some sunshine later " +
+		"but clouds will spread from the west bringing rain to most places by evening"
+	ws := timedWords(text, 0, sec/4, sec/10)
+	// The first 20 words: more than one cue's worth of text.
+	u := mustPush(t, b, decoder.Result{Words: ws[:20], Segment: 0, Final: true, Continues: true})
+	if len(u.Cues) != 1 {
+		t.Fatalf("cues %v after a commit that overflows one cue, want one", linesOf(u.Cues))
+	}
+	first := u.Cues[0]
+	if b.Pending() {
+		t.Fatal("the closed cue waits although the next cue's first word is known")
+	}
+	if !u.PartialChanged || len(u.Partial.Lines) == 0 {
+		t.Fatalf("partial %+v: want the open words", u.Partial)
+	}
+	open := strings.Fields(u.Partial.Text())
+	if got := len(strings.Fields(strings.Join(first.Lines, " "))) + len(open); got != 20 {
+		t.Fatalf("cue %q + open %q: %d words, want 20", first.Lines, open, got)
+	}
+	if n := len(strings.Fields(strings.Join(first.Lines, " "))); first.SpeechEnd != ws[n-1].End || first.End == first.SpeechEnd {
+		t.Fatalf("cue SpeechEnd %d End %d, want SpeechEnd at its last word's end %d", first.SpeechEnd, first.End, ws[n-1].End)
+	}
+	// A partial of the next segment lays out the open words and its own.
+	u = mustPush(t, b, decoder.Result{Words: ws[20:22], Segment: 1})
+	if got := strings.Fields(u.Partial.Text()); len(got) != len(open)+2 || got[0] != open[0] {
+		t.Fatalf("partial %q, want the open words %q then two more", got, open)
+	}
+	// A final of an older segment is refused, as before.
+	if _, err := b.Push(decoder.Result{Track: b.opts.Track, Words: ws[20:21], Segment: 0, Final: true}); !errors.Is(err, ErrSegmentFinal) {
+		t.Fatalf("err %v, want ErrSegmentFinal", err)
+	}
+	// The endpoint closes the rest.
+	u = mustPush(t, b, decoder.Result{Words: ws[20:], Segment: 1, Final: true})
+	var all []string
+	for _, c := range append([]Cue{first}, append(u.Cues, b.Flush().Cues...)...) {
+		all = append(all, c.Lines...)
+	}
+	if got := strings.Join(strings.Fields(strings.Join(all, " ")), " "); got != text {
+		t.Fatalf("cues hold %q, want %q", got, text)
+	}
+}

@@ -16,6 +16,10 @@ type Cue struct {
 	Lines []string
 	// Start and End are media time on the 90 kHz clock.
 	Start, End int64
+	// SpeechEnd is the media time at which the cue's last word ends (End
+	// adds the hang, or is cut by the next cue): what caption latency is
+	// measured from. Sinks do not write it.
+	SpeechEnd int64
 	// Emitted is the wall time at which the cue was finalised.
 	Emitted time.Time
 }

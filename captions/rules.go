@@ -164,8 +164,9 @@ func keys(phrase string) []string {
 }
 
 // Apply maps one verbatim result to the subtitle track. Word timings are
-// kept (a merged word spans the words it replaces); Final and Segment are
-// copied. The input is not modified.
+// kept (a merged word spans the words it replaces); Final, Continues and
+// Segment are copied. Final punctuation is restored only at an endpoint (a
+// final that does not continue). The input is not modified.
 func (r *Rules) Apply(res decoder.Result) decoder.Result {
 	ws := cleanWords(res.Words)
 	r.observe(ws)
@@ -179,7 +180,7 @@ func (r *Rules) Apply(res decoder.Result) decoder.Result {
 		ws = restoreCasing(ws, caseInfo{
 			lowerAll:      !r.sawLower,
 			sentenceCase:  !r.sawLower || !r.sawUpper,
-			addStop:       res.Final && !r.sawPunct,
+			addStop:       res.Final && !res.Continues && !r.sawPunct,
 			sentenceStart: r.sentenceStart,
 		}, r.lw)
 	}
@@ -192,7 +193,7 @@ func (r *Rules) Apply(res decoder.Result) decoder.Result {
 	if res.Final && len(ws) > 0 {
 		r.sentenceStart = endsSentence(ws[len(ws)-1].Text, r.lw)
 	}
-	return decoder.Result{Track: decoder.TrackSubtitle, Words: ws, Final: res.Final, Segment: res.Segment}
+	return decoder.Result{Track: decoder.TrackSubtitle, Words: ws, Final: res.Final, Continues: res.Continues, Segment: res.Segment}
 }
 
 // observe records whether the model produces lower case, upper case and

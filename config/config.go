@@ -198,6 +198,11 @@ type Model struct {
 	Beam int `yaml:"beam"`
 	// Endpoint configures endpoint detection.
 	Endpoint Endpoint `yaml:"endpoint"`
+	// CommitAfter bounds how long a finished word may stay revisable
+	// before it is committed to captions without waiting for an endpoint
+	// (words the search agrees on are committed at once); 0 commits only
+	// at endpoints.
+	CommitAfter time.Duration `yaml:"commit_after"`
 }
 
 // Embedded reports whether the model is the one built into the binary.
@@ -530,6 +535,7 @@ func DefaultModel() Model {
 			Rule2MinTrailingSilence: 1200 * time.Millisecond,
 			Rule3MinUtteranceLength: 20 * time.Second,
 		},
+		CommitAfter: time.Second,
 	}
 }
 

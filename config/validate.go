@@ -410,6 +410,7 @@ func (c *Config) checkModel(k checker, path, name string, m Model) {
 	k.durRange(joinKey(ep, "rule1_min_trailing_silence"), m.Endpoint.Rule1MinTrailingSilence, 0, 10*time.Minute)
 	k.durRange(joinKey(ep, "rule2_min_trailing_silence"), m.Endpoint.Rule2MinTrailingSilence, 0, 10*time.Minute)
 	k.durRange(joinKey(ep, "rule3_min_utterance_length"), m.Endpoint.Rule3MinUtteranceLength, time.Second, time.Hour)
+	k.durRange(joinKey(path, "commit_after"), m.CommitAfter, 0, time.Minute)
 }
 
 func (c *Config) modelChoices() string {

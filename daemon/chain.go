@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/subtitled/subtitled/captions"
@@ -37,6 +38,9 @@ type chain struct {
 	rec      *recognizer.Recognizer
 	builders map[string]*captions.Builder
 	rules    *captions.Rules
+	// subHead: the model has a subtitle head, whose results feed the
+	// subtitle track instead of rules applied to the verbatim words.
+	subHead  bool
 	lag      int64 // media ticks the recogniser can hold back (one chunk)
 	err      error // first error from the recogniser callback
 	samples  int64 // 16 kHz samples recognised
@@ -106,6 +110,7 @@ func newChain(e *engine, opts chainOptions) (*chain, error) {
 		return nil, err
 	}
 	c.rec = rec
+	c.subHead = slices.Contains(rec.Tracks(), decoder.TrackSubtitle)
 	c.lag = e.lag
 	return c, nil
 }
@@ -189,12 +194,25 @@ func (c *chain) discontinuity() {
 	}
 }
 
-// onResult routes a recogniser result to the track builders.
+// onResult routes a recogniser result to the track builders. The subtitle
+// track comes from the model's subtitle head when it has one, otherwise
+// from the verbatim words; either way the subtitle rules (word filter,
+// replacements, casing…) apply.
 func (c *chain) onResult(r decoder.Result) {
+	if r.Track == decoder.TrackSubtitle {
+		c.pushSubtitle(r)
+		return
+	}
 	if b, ok := c.builders[decoder.TrackVerbatim]; ok {
 		r.Track = decoder.TrackVerbatim
 		c.push(b, r)
 	}
+	if !c.subHead {
+		c.pushSubtitle(r)
+	}
+}
+
+func (c *chain) pushSubtitle(r decoder.Result) {
 	if b, ok := c.builders[decoder.TrackSubtitle]; ok && (r.Final || c.opts.Partials) {
 		s := c.rules.Apply(r)
 		s.Track = decoder.TrackSubtitle

@@ -1,8 +1,13 @@
 package daemon
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"testing"
 	"time"
+
+	"github.com/subtitled/subtitled/ingest/mpegts"
 )
 
 func TestArrivalRing(t *testing.T) {
@@ -37,5 +42,26 @@ func TestArrivalRing(t *testing.T) {
 	r.reset()
 	if _, ok := r.at(0); ok {
 		t.Error("reset ring still answers")
+	}
+}
+
+// The demuxer's reports keep a channel running; other input errors end the
+// run (the supervisor restarts it).
+func TestIsInputReport(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("program 1: %w", mpegts.ErrNoAudio), true},
+		{&mpegts.StreamError{PID: 0x101, Err: mpegts.ErrUnsupportedCodec}, true},
+		{fmt.Errorf("%w: 7", mpegts.ErrProgramNotFound), true},
+		{mpegts.ErrNotTS, false},
+		{io.EOF, false},
+		{context.Canceled, false},
+		{nil, false},
+	} {
+		if got := isInputReport(tc.err); got != tc.want {
+			t.Errorf("isInputReport(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

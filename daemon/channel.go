@@ -69,7 +69,6 @@ type channel struct {
 	status channelStatus
 	src    source.Source
 	chain  *chain
-	hang   int64 // caption hang in ticks, for the latency estimate
 	demux  *mpegts.Demuxer
 	queue  *pipeline.Queue[pesItem]
 	// totals of finished runs, added to the live components' counters
@@ -294,7 +293,7 @@ func (c *channel) runOnce(ctx context.Context) error {
 		return fmt.Errorf("input %s: %w", c.cfg.Input.URL, err)
 	}
 	defer src.Close()
-	ch, hang, err := c.newChain()
+	ch, err := c.newChain()
 	if err != nil {
 		return err
 	}
@@ -338,7 +337,7 @@ func (c *channel) runOnce(ctx context.Context) error {
 	}
 	q := pipeline.NewQueue[pesItem](max(c.d.cfg.Limits.QueueSize, 16), policy)
 	c.mu.Lock()
-	c.src, c.demux, c.queue, c.chain, c.hang = src, demux, q, ch, hang
+	c.src, c.demux, c.queue, c.chain = src, demux, q, ch
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -357,6 +356,10 @@ func (c *channel) runOnce(ctx context.Context) error {
 		defer q.Close()
 		for {
 			p, err := demux.Next(rctx)
+			if isInputReport(err) {
+				c.inputReport(err)
+				continue
+			}
 			if err != nil {
 				readErr = err
 				return
@@ -389,12 +392,11 @@ func (c *channel) runOnce(ctx context.Context) error {
 	return readErr
 }
 
-// newChain builds the recognition chain of one run and returns it with the
-// caption hang in ticks (for the latency estimate).
-func (c *channel) newChain() (*chain, int64, error) {
+// newChain builds the recognition chain of one run.
+func (c *channel) newChain() (*chain, error) {
 	copts, rules, err := captionOptions(c.cfg)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	ch, err := newChain(c.model, chainOptions{
 		Language:  c.cfg.Language,
@@ -407,9 +409,9 @@ func (c *channel) newChain() (*chain, int64, error) {
 		OnPartial: c.emitPartial,
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return ch, captions.Ticks(copts.Hang), nil
+	return ch, nil
 }
 
 // recognise pops PES and runs them through the chain. Audio that waited
@@ -532,10 +534,10 @@ func (c *channel) emitCue(cue captions.Cue) {
 	}
 	c.d.metrics.cues.WithLabelValues(c.id, cue.Track).Inc()
 	c.mu.Lock()
-	// Latency: from the arrival of the audio at the cue's last word (its
-	// end less the hang) to now. The chain runs on this goroutine.
+	// Latency: from the arrival of the audio at the end of the cue's last
+	// word to now. The chain runs on this goroutine.
 	if c.chain != nil {
-		if at, ok := c.chain.arrivals.at(max(cue.Start, cue.End-c.hang)); ok {
+		if at, ok := c.chain.arrivals.at(cue.SpeechEnd); ok {
 			lat := cue.Emitted.Sub(at).Seconds()
 			c.d.metrics.finalLatency.WithLabelValues(c.id).Observe(lat)
 			c.status.Latency = lat
@@ -557,6 +559,29 @@ func (c *channel) emitPartial(p captions.Partial) {
 			c.d.metrics.partialLatency.WithLabelValues(c.id).Observe(time.Since(at).Seconds())
 		}
 	}
+}
+
+// isInputReport tells the demuxer's reports, after which it goes on (a
+// later PAT or PMT may bring audio), from errors that end the input.
+func isInputReport(err error) bool {
+	return errors.Is(err, mpegts.ErrNoAudio) || errors.Is(err, mpegts.ErrUnsupportedCodec) ||
+		errors.Is(err, mpegts.ErrProgramNotFound)
+}
+
+// inputReport logs and counts a demuxer report; the channel keeps running.
+func (c *channel) inputReport(err error) {
+	reason := "no_audio"
+	switch {
+	case errors.Is(err, mpegts.ErrUnsupportedCodec):
+		reason = "unsupported_codec"
+	case errors.Is(err, mpegts.ErrProgramNotFound):
+		reason = "program_not_found"
+	}
+	c.log.Warn("input", "err", err)
+	c.d.metrics.inputReports.WithLabelValues(c.id, reason).Inc()
+	c.mu.Lock()
+	c.status.LastError = err.Error()
+	c.mu.Unlock()
 }
 
 func (c *channel) setState(state string, err error) {

@@ -26,8 +26,11 @@ type engineOptions struct {
 	Decoding  string // greedy (default) or beam, for transducers
 	Beam      int
 	Endpoint  *endpoint.Options
-	// OnBatch observes the CTC scheduler's calls (nil: no scheduler, each
-	// stream calls the model alone, as `transcribe` does).
+	// CommitAfter: see recognizer.Options.CommitAfter.
+	CommitAfter time.Duration
+	// OnBatch observes the batch scheduler's calls: batch size and the
+	// duration of the (encoder) model call (nil: no scheduler, each stream
+	// calls the model alone, as `transcribe` does).
 	OnBatch func(n int, d time.Duration)
 }
 
@@ -35,7 +38,7 @@ type engineOptions struct {
 func engineOptionsFor(mc config.Model) engineOptions {
 	return engineOptions{
 		Threads: mc.Threads, Device: mc.Device, MaxBatch: mc.MaxBatch, BatchWait: mc.BatchWait,
-		Decoding: mc.Decoding, Beam: mc.Beam,
+		Decoding: mc.Decoding, Beam: mc.Beam, CommitAfter: mc.CommitAfter,
 		Endpoint: &endpoint.Options{
 			Rule1: endpoint.Rule{MinTrailingSilence: mc.Endpoint.Rule1MinTrailingSilence},
 			Rule2: endpoint.Rule{MustContainNonSilence: true, MinTrailingSilence: mc.Endpoint.Rule2MinTrailingSilence},
@@ -45,7 +48,8 @@ func engineOptionsFor(mc config.Model) engineOptions {
 }
 
 // engine is one loaded model of any supported family. It makes a recogniser
-// per stream; all streams of a CTC model share one batch scheduler.
+// per stream; all streams of a model share one batch scheduler (CTC or
+// transducer).
 type engine struct {
 	dir      string
 	family   string
@@ -54,10 +58,12 @@ type engine struct {
 	device   string // what it runs on after any fallback
 	lag      int64  // media ticks a recogniser may hold back: one chunk
 	endpoint *endpoint.Options
+	commit   time.Duration
 
-	ctc   *onnx.Model
-	sched *onnx.Scheduler // nil without OnBatch
-	td    *onnx.TransducerModel
+	ctc    *onnx.Model
+	sched  *onnx.Scheduler // nil without OnBatch
+	td     *onnx.TransducerModel
+	tsched *onnx.TransducerScheduler // nil without OnBatch
 	// notes are settings that could not be honoured, for the log.
 	notes []string
 }
@@ -73,7 +79,7 @@ func openEngine(dir string, o engineOptions, fallback func(error)) (*engine, err
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{dir: dir, family: det.Family, endpoint: o.Endpoint, device: o.Device}
+	e := &engine{dir: dir, family: det.Family, endpoint: o.Endpoint, commit: o.CommitAfter, device: o.Device}
 	if e.device == "" {
 		e.device = "cpu"
 	}
@@ -136,6 +142,9 @@ func openEngine(dir string, o engineOptions, fallback func(error)) (*engine, err
 		}
 		e.td = m
 		e.lag = int64(m.Params().ChunkFrames) * 900
+		if o.OnBatch != nil {
+			e.tsched = onnx.NewTransducerScheduler(m, onnx.SchedulerOptions{MaxBatch: o.MaxBatch, Wait: o.BatchWait, OnBatch: o.OnBatch})
+		}
 	default:
 		return nil, fmt.Errorf("%s: %w: %s (%s)", dir, errFamily, det.Family, det.Describe())
 	}
@@ -144,8 +153,9 @@ func openEngine(dir string, o engineOptions, fallback func(error)) (*engine, err
 
 // recognizer starts one stream's recogniser.
 func (e *engine) recognizer(track string, partials bool, emit func(decoder.Result)) (*recognizer.Recognizer, error) {
-	opts := recognizer.Options{Track: track, Partials: partials, Endpoint: e.endpoint}
+	opts := recognizer.Options{Track: track, Partials: partials, Endpoint: e.endpoint, CommitAfter: e.commit}
 	if e.td != nil {
+		opts.TransducerScheduler = e.tsched
 		return recognizer.NewTransducer(e.td, opts, emit)
 	}
 	opts.Scheduler = e.sched
@@ -156,6 +166,9 @@ func (e *engine) recognizer(track string, partials bool, emit func(decoder.Resul
 func (e *engine) close() {
 	if e.sched != nil {
 		e.sched.Close()
+	}
+	if e.tsched != nil {
+		e.tsched.Close()
 	}
 	if e.ctc != nil {
 		e.ctc.Close()

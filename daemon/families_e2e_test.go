@@ -40,6 +40,9 @@ var familyCases = []familyCase{
 func familyTS(t *testing.T, dir string, c familyCase) string {
 	t.Helper()
 	table, band := "sounds.json", sounds.KaldiBandHz
+	if strings.HasSuffix(c.dir, ".json") {
+		table = c.dir
+	}
 	if c.nemo {
 		table, band = "nemo_sounds.json", func(b int) float64 { return sounds.SlaneyBandHz(b, c.bins) }
 	}
@@ -56,11 +59,12 @@ func familyTS(t *testing.T, dir string, c familyCase) string {
 		t.Fatal(err)
 	}
 	all := append(append(a.Samples, b.Samples...), make([]float32, 48000*2)...)
-	wav := filepath.Join(dir, c.dir+".wav")
+	name := strings.ReplaceAll(c.dir, "/", "_")
+	wav := filepath.Join(dir, name+".wav")
 	if err := os.WriteFile(wav, tonegen.WAV(all, 48000), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ts := filepath.Join(dir, c.dir+".ts")
+	ts := filepath.Join(dir, name+".ts")
 	ffmpeg(t, "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-i", wav,
 		"-map", "0:v", "-map", "1:a", "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
 		"-c:a", "aac", "-ac", "2", "-ar", "48000", "-b:a", "128k", "-f", "mpegts", ts)
@@ -72,7 +76,8 @@ func familyTS(t *testing.T, dir string, c familyCase) string {
 // zipformer2 CTC, NeMo CTC, NeMo transducer, Nemotron with 128-bin features)
 // through the whole pipeline: AAC in a TS, libavcodec, the family's
 // features, the encoder with its states, search, endpointing, cues. A live
-// channel runs one of them with beam search.
+// channel runs one of them with beam search, through the model's batch
+// scheduler.
 func TestModelFamilies(t *testing.T) {
 	dir := t.TempDir()
 	var liveTS string
@@ -121,5 +126,44 @@ channels:
 	}
 	if !strings.Contains(p.logs(), "family=zipformer2") {
 		t.Errorf("the log does not name the family:\n%s", p.logs())
+	}
+	// The transducer's encoder calls go through its batch scheduler.
+	_, metrics := p.get("/metrics")
+	for _, m := range []string{`subtitled_model_batch_size_count{model="zf"}`, `subtitled_model_call_seconds_count{model="zf"}`} {
+		if !strings.Contains(metrics, m) || strings.Contains(metrics, m+" 0\n") {
+			t.Errorf("/metrics has no %s observations", m)
+		}
+	}
+}
+
+// TestSubtitleHeadTranscribe: a bundle with a subtitle head (the two-head
+// fixture) gives the subtitle track from that head, not from the rules on
+// the verbatim words: fillers dropped, a repetition collapsed and "yeah"
+// replaced by "yes", which the rules would not do; `model info` lists both
+// heads.
+func TestSubtitleHeadTranscribe(t *testing.T) {
+	dir := t.TempDir()
+	model := testenv.Path("testdata", "models", "families", "two_heads")
+	out, errOut, code := subtitled(t, nil, "model", "info", model)
+	if code != 0 || !strings.Contains(string(out), "subtitle (CTC: output subtitle_log_probs") {
+		t.Fatalf("model info: exit %d\n%s%s", code, out, errOut)
+	}
+	c := familyCase{dir: "two_heads/sounds.json", a: []string{"YEAH", "UM", "THE", "THE", "CAT", "S", "UH", "SAT", "ON", "THE", "MAT"}, b: []string{"UM", "YEAH"}}
+	ts := familyTS(t, dir, c)
+	for track, want := range map[string]string{
+		"verbatim": "yeah um the the cats uh sat on the mat|um yeah",
+		"subtitle": "Yes the cats sat on the mat.|Yes.",
+	} {
+		out, errOut, code := subtitled(t, nil, "transcribe", ts, "--model", model, "--track", track, "--format", "json", "--quiet")
+		if code != 0 {
+			t.Fatalf("transcribe --track %s: exit %d\n%s", track, code, errOut)
+		}
+		var texts []string
+		for _, cue := range parseJSONCues(t, out) {
+			texts = append(texts, strings.Join(cue.Lines, " "))
+		}
+		if got := strings.Join(texts, "|"); got != want {
+			t.Errorf("%s cues %q, want %s", track, texts, want)
+		}
 	}
 }

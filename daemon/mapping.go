@@ -126,6 +126,7 @@ func addDemuxStats(a, b mpegts.Stats) mpegts.Stats {
 	a.PESErrors += b.PESErrors
 	a.Discontinuities += b.Discontinuities
 	a.StreamChanges += b.StreamChanges
+	a.PTSWraps += b.PTSWraps
 	a.ParserPanics += b.ParserPanics
 	return a
 }
@@ -143,6 +144,7 @@ func demuxCounters(d mpegts.Stats) map[string]uint64 {
 		"pes_errors":        d.PESErrors,
 		"discontinuities":   d.Discontinuities,
 		"stream_changes":    d.StreamChanges,
+		"pts_wraps":         d.PTSWraps,
 		"parser_panics":     d.ParserPanics,
 	}
 }

@@ -18,6 +18,7 @@ type metrics struct {
 	droppedSeconds  *prometheus.CounterVec
 	cues            *prometheus.CounterVec
 	gaps            *prometheus.CounterVec
+	inputReports    *prometheus.CounterVec
 	restarts        *prometheus.CounterVec
 	channelUp       *prometheus.GaugeVec
 	queueDepth      *prometheus.GaugeVec
@@ -47,6 +48,8 @@ func newMetrics() *metrics {
 		Name: "subtitled_cues_total", Help: "Final cues emitted per channel and track."}, []string{"channel", "track"})
 	m.gaps = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "subtitled_gaps_total", Help: "Gap events per channel and reason."}, []string{"channel", "reason"})
+	m.inputReports = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "subtitled_input_reports_total", Help: "Input problems the channel runs through, by reason: no_audio, unsupported_codec, program_not_found."}, []string{"channel", "reason"})
 	m.restarts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "subtitled_channel_restarts_total", Help: "Channel pipeline restarts after a failure."}, ch)
 	m.channelUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -80,7 +83,7 @@ func newMetrics() *metrics {
 		Name: "subtitled_model_call_seconds", Help: "Duration of one encoder call, per model.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"model"})
 	m.reg.MustRegister(m.batchSize, m.callSeconds, m.whipSessions, m.whipDropped, m.audioSeconds, m.droppedSeconds, m.cues, m.gaps,
-		m.restarts, m.channelUp, m.queueDepth, m.finalLatency, m.partialLatency, m.sinkErrors,
+		m.inputReports, m.restarts, m.channelUp, m.queueDepth, m.finalLatency, m.partialLatency, m.sinkErrors,
 		m.reloads, m.buildInfo, m.providerInUse, m.providerFallbck,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.buildInfo.WithLabelValues(Version).Set(1)
@@ -101,7 +104,7 @@ func (m *metrics) observeBatch(model string) func(n int, d time.Duration) {
 func (m *metrics) forget(channel string) {
 	l := prometheus.Labels{"channel": channel}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.audioSeconds, m.droppedSeconds, m.cues, m.gaps, m.restarts,
+		m.audioSeconds, m.droppedSeconds, m.cues, m.gaps, m.inputReports, m.restarts,
 		m.channelUp, m.queueDepth, m.finalLatency, m.partialLatency, m.sinkErrors,
 		m.whipSessions, m.whipDropped,
 	} {

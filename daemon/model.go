@@ -87,7 +87,7 @@ func runModelInfo(e *env, args []string) error {
 	fmt.Fprintf(w, "chunk:        %d frames in, shift %d (%d ms), subsampling %d → %d output frames per call\n",
 		c.ChunkFrames, c.ChunkShift, c.ChunkShift*10, c.Subsampling, c.OutFrames())
 	fmt.Fprintf(w, "vocabulary:   %d tokens (blank %d)\n", b.Tokens.Len(), c.BlankID)
-	fmt.Fprintf(w, "heads:        verbatim (CTC)%s\n", "")
+	fmt.Fprintf(w, "heads:        %s\n", b.DescribeHeads())
 	if opt, ok := b.BeamOptions(); ok {
 		var parts []string
 		if b.Lexicon != nil {

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/subtitled/subtitled/config"
+
 	"github.com/subtitled/subtitled/captions"
 	"github.com/subtitled/subtitled/captions/format"
 	"github.com/subtitled/subtitled/decoder"
@@ -35,6 +37,8 @@ type transcribeFlags struct {
 	// stats prints the input-health counters as one JSON line on stderr
 	// at the end (TS input only).
 	stats bool
+	// commitAfter: see config.Model.CommitAfter.
+	commitAfter time.Duration
 }
 
 // runTranscribe captions a file (TS or WAV) or a TS on stdin and writes one
@@ -49,6 +53,8 @@ func runTranscribe(e *env, args []string) error {
 	fs.StringVar(&f.language, "language", "", "preferred audio language (ISO 639) in the TS; also the caption language")
 	fs.UintVar(&f.program, "program", 0, "TS program number (0: the first with audio)")
 	fs.IntVar(&f.threads, "threads", 1, "ONNX Runtime intra-op threads")
+	fs.DurationVar(&f.commitAfter, "commit-after", config.DefaultModel().CommitAfter,
+		"early commits, as a live channel's commit_after: a finished word the search still weighs alternatives for becomes final this long after it ended (0: only at endpoints)")
 	fs.BoolVar(&f.absolute, "absolute-times", false, "keep the stream's clock (default: the first audio PTS is 0)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fs.BoolVar(&f.stats, "stats", false, "print the TS input-health counters (TR 101 290, audio decoder) as one JSON line on stderr at the end")
@@ -71,6 +77,9 @@ func runTranscribe(e *env, args []string) error {
 	}
 	if f.track != decoder.TrackVerbatim && f.track != decoder.TrackSubtitle {
 		return fmt.Errorf("%w: --track %q (want verbatim or subtitle)", errUsage, f.track)
+	}
+	if f.commitAfter < 0 || f.commitAfter > time.Minute {
+		return fmt.Errorf("%w: --commit-after %v outside 0..1m", errUsage, f.commitAfter)
 	}
 	if f.program > 0xFFFF {
 		return fmt.Errorf("%w: --program %d is not a program number", errUsage, f.program)
@@ -127,7 +136,7 @@ func runTranscribe(e *env, args []string) error {
 // the final cues of f.track (in media time), the PTS shown as 0 in files
 // (the first audio PTS), and the caption language.
 func recognise(e *env, in io.Reader, input string, size int64, f transcribeFlags) ([]captions.Cue, int64, string, error) {
-	model, err := openModel(f.model, f.threads)
+	model, err := openModel(f.model, f.threads, f.commitAfter)
 	if err != nil {
 		return nil, 0, "", err
 	}
@@ -195,9 +204,11 @@ func recognise(e *env, in io.Reader, input string, size int64, f transcribeFlags
 }
 
 // openModel opens a bundle of any supported family (dir "" means the
-// embedded demo model) and starts its sessions. Errors name the directory
-// or the runtime library.
-func openModel(dir string, threads int) (*engine, error) {
+// embedded demo model) and starts its sessions, with the endpointing and
+// early commits a live channel gets (commitAfter), so that a file gives the
+// captions a live stream of it would. Errors name the directory or the
+// runtime library.
+func openModel(dir string, threads int, commitAfter time.Duration) (*engine, error) {
 	if dir == "" {
 		d, err := findDemoModel()
 		if err != nil {
@@ -205,7 +216,7 @@ func openModel(dir string, threads int) (*engine, error) {
 		}
 		dir = d
 	}
-	return openEngine(dir, engineOptions{Threads: threads}, nil)
+	return openEngine(dir, engineOptions{Threads: threads, CommitAfter: commitAfter}, nil)
 }
 
 // demoModelDirs are where the embedded demo model is looked for.
@@ -284,14 +295,27 @@ func transcribeTS(r io.Reader, ch *chain, opts mpegts.Options, first func(int64)
 	}
 	defer func() { st.demux = d.Stats() }()
 	ctx := context.Background()
+	var report error // the last demuxer report, while no audio was found
+	audio := false
 	for {
 		p, err := d.Next(ctx)
 		if errors.Is(err, io.EOF) {
+			if !audio && report != nil {
+				return report
+			}
 			return nil
+		}
+		if isInputReport(err) {
+			// No audio, an unsupported codec or a missing program: the
+			// demuxer goes on, and a later PAT or PMT may bring audio.
+			// It fails the file only if none ever comes.
+			report = err
+			continue
 		}
 		if err != nil {
 			return err
 		}
+		audio = true
 		if p.HasPTS {
 			first(p.PTS)
 		}

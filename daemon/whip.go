@@ -109,7 +109,7 @@ func (c *channel) whipSession(ev webrtc.SessionEvent) {
 // while the chain stays up, so cue IDs and caption time continue. It ends
 // only with ctx.
 func (c *channel) runWHIP(ctx context.Context) error {
-	ch, hang, err := c.newChain()
+	ch, err := c.newChain()
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (c *channel) runWHIP(ctx context.Context) error {
 	q := pipeline.NewQueue[pesItem](4*max(c.d.cfg.Limits.QueueSize, 16), pipeline.DropOldest)
 	cs, _ := c.whipStats()
 	c.mu.Lock()
-	c.queue, c.chain, c.hang = q, ch, hang
+	c.queue, c.chain = q, ch
 	c.mu.Unlock()
 	if !cs.Active {
 		c.setState(stateWaiting, nil)

@@ -19,11 +19,19 @@ type Word struct {
 // Result is the recogniser's output for one segment of one track. A partial
 // result replaces the previous partial of the same segment; a final result is
 // never revised.
+//
+// A final result normally ends at an endpoint (a pause, a forced cut, a
+// discontinuity or the end of the stream). A final result with Continues set
+// ends at no endpoint: the recogniser committed words that can no longer
+// change while the speaker goes on, so that captions need not wait for the
+// pause; the next segment continues the same utterance. Caption builders
+// keep the cue open across it.
 type Result struct {
-	Track   string
-	Words   []Word
-	Final   bool
-	Segment uint64
+	Track     string
+	Words     []Word
+	Final     bool
+	Continues bool
+	Segment   uint64
 }
 
 // Text joins the words with single spaces.

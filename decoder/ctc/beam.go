@@ -107,6 +107,10 @@ type Beam struct {
 	order []int32
 	buf   []byte
 	ids   []int32
+
+	done         int32      // words of the segment already committed
+	force        int64      // see SetCommitForce
+	chain, other []*wordRec // Commit's scratch
 }
 
 // seqNode is one label of a prefix; prefixes share their beginnings.
@@ -123,6 +127,7 @@ type seqNode struct {
 // wordRec is one finished word of a hypothesis.
 type wordRec struct {
 	prev        *wordRec
+	depth       int32    // 1 for the segment's first word
 	end         *seqNode // the word's last label
 	n           int32    // labels from the word's first token to end
 	first, last int64
@@ -284,7 +289,7 @@ func sameTokens(a, b *Tokens) bool {
 // Reset forgets all output and re-anchors frame 0 at anchor. The LM
 // history restarts at <s>.
 func (b *Beam) Reset(anchor int64) {
-	b.anchor, b.frames = anchor, 0
+	b.anchor, b.frames, b.done = anchor, 0, 0
 	root := hyp{tok: -1, hash: emptyHash, pb: 0, pnb: negInf, cb: negInf, cnb: negInf}
 	if b.opt.LM != nil {
 		root.lms = b.opt.LM.start()
@@ -664,7 +669,11 @@ func (b *Beam) flush(i int) *flushInfo {
 
 // finish makes the open word of h, with this alignment's times, a finished word.
 func (m *meta) finish(h *hyp) *wordRec {
-	return &wordRec{prev: m.words, end: h.seq, n: h.wordLen, first: m.first, last: m.last, confSum: m.confSum, confN: m.confN}
+	d := int32(1)
+	if m.words != nil {
+		d = m.words.depth + 1
+	}
+	return &wordRec{prev: m.words, depth: d, end: h.seq, n: h.wordLen, first: m.first, last: m.last, confSum: m.confSum, confN: m.confN}
 }
 
 // wordEnd scores the end of h's open word: the bonus, the LM score (minus
@@ -702,24 +711,10 @@ func (b *Beam) wordEnd(h *hyp) (delta float64, lms lmState, ok bool) {
 func (b *Beam) prune() {
 	b.order = b.order[:0]
 	for i := range b.cands {
-		c := &b.cands[i]
-		p := logAdd(c.pb, c.pnb)
-		if b.opt.Merge == MergeMax {
-			p = max(c.pb, c.pnb)
-		}
-		c.score = p + c.lm
+		b.rescore(&b.cands[i])
 		b.order = append(b.order, int32(i))
 	}
-	slices.SortStableFunc(b.order, func(x, y int32) int {
-		sx, sy := b.cands[x].score, b.cands[y].score
-		switch {
-		case sx > sy:
-			return -1
-		case sx < sy:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(b.order, func(x, y int32) int { return byScore(b.cands[x].score, b.cands[y].score) })
 	n := min(len(b.order), b.opt.Beam)
 	b.hyps = b.hyps[:0]
 	for _, i := range b.order[:n] {
@@ -729,6 +724,18 @@ func (b *Beam) prune() {
 		}
 		b.hyps = append(b.hyps, c)
 	}
+	if b.force > 0 {
+		b.enforce()
+	}
+}
+
+// rescore sets h.score from its probabilities and LM score.
+func (b *Beam) rescore(h *hyp) {
+	p := logAdd(h.pb, h.pnb)
+	if b.opt.Merge == MergeMax {
+		p = max(h.pb, h.pnb)
+	}
+	h.score = p + h.lm
 }
 
 // TrailingBlanks is the number of blank output frames at the end of the
@@ -800,14 +807,137 @@ func (b *Beam) Cut() []decoder.Word {
 	return words
 }
 
-// words lists the finished words of alignment m of h, then its open word.
+// SetCommitForce bounds how long a finished word of the best prefix may
+// stay revisable: once it ended force output frames ago, the alignments
+// (and prefixes) that disagree with it and the words before it are dropped,
+// so that Commit hands it out. The check runs after every frame, so the
+// result does not depend on how the log-probs are grouped into Accept calls.
+// force <= 0 (the default): words are committed only when all agree.
+func (b *Beam) SetCommitForce(force int64) { b.force = max(force, 0) }
+
+// Commit returns the finished words of the segment that every kept
+// alignment of every prefix has, with the same text and times, and takes
+// them out of Words and Cut. No later frame can change them. LM history is
+// kept.
+func (b *Beam) Commit() []decoder.Word {
+	chain, k := b.agreed()
+	if k == 0 {
+		return nil
+	}
+	out := make([]decoder.Word, k)
+	for i, r := range chain[:k] {
+		out[i] = b.word(b.wordText(r.end, r.n), r.first, r.last, r.confSum, r.confN)
+	}
+	b.done += int32(k)
+	return out
+}
+
+// agreed returns the best alignment's uncommitted finished words, oldest
+// first, and how many of them every kept alignment agrees on.
+func (b *Beam) agreed() ([]*wordRec, int) {
+	b.chain = b.chainOf(b.chain, b.hyps[0].best().words)
+	chain := b.chain
+	k := len(chain)
+	for i := range b.hyps {
+		if k == 0 {
+			break
+		}
+		h := &b.hyps[i]
+		if h.pb > negInf {
+			k = min(k, b.agree(h.mb.words, chain))
+		}
+		if h.pnb > negInf {
+			k = min(k, b.agree(h.mnb.words, chain))
+		}
+	}
+	return chain, k
+}
+
+// enforce applies the commit force after a frame: the best alignment's
+// finished words that ended force frames ago become agreed.
+func (b *Beam) enforce() {
+	chain := b.chainOf(b.chain, b.hyps[0].best().words)
+	if len(chain) == 0 || chain[0].last+1 > b.frames-b.force {
+		return // nothing old enough: skip the agreement walk
+	}
+	chain, k := b.agreed()
+	f := k
+	for f < len(chain) && chain[f].last+1 <= b.frames-b.force {
+		f++
+	}
+	if f > k {
+		b.keepAgreeing(chain, f)
+	}
+}
+
+// keepAgreeing drops the alignments whose first f uncommitted words differ
+// from chain's, and the prefixes left without an alignment. The best
+// alignment of the best prefix, where chain comes from, stays.
+func (b *Beam) keepAgreeing(chain []*wordRec, f int) {
+	kept := b.hyps[:0]
+	for i := range b.hyps {
+		h := b.hyps[i]
+		if h.pb > negInf && b.agree(h.mb.words, chain[:f]) < f {
+			h.pb = negInf
+		}
+		if h.pnb > negInf && b.agree(h.mnb.words, chain[:f]) < f {
+			h.pnb = negInf
+		}
+		if h.pb == negInf && h.pnb == negInf {
+			continue
+		}
+		b.rescore(&h)
+		kept = append(kept, h)
+	}
+	b.hyps = kept
+	slices.SortStableFunc(b.hyps, func(x, y hyp) int { return byScore(x.score, y.score) })
+}
+
+// byScore orders higher scores first.
+func byScore(x, y float64) int {
+	switch {
+	case x > y:
+		return -1
+	case x < y:
+		return 1
+	}
+	return 0
+}
+
+// chainOf lists the uncommitted finished words ending at top, oldest first.
+func (b *Beam) chainOf(dst []*wordRec, top *wordRec) []*wordRec {
+	dst = dst[:0]
+	for r := top; r != nil && r.depth > b.done; r = r.prev {
+		dst = append(dst, r)
+	}
+	slices.Reverse(dst)
+	return dst
+}
+
+// agree counts the leading words of chain that the alignment ending at top
+// has too, with the same text and times.
+func (b *Beam) agree(top *wordRec, chain []*wordRec) int {
+	b.other = b.chainOf(b.other, top)
+	n := 0
+	for n < len(chain) && n < len(b.other) {
+		x, y := chain[n], b.other[n]
+		if x != y && (x.end != y.end || x.n != y.n || x.first != y.first || x.last != y.last) {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// words lists the uncommitted finished words of alignment m of h, then its
+// open word.
 func (b *Beam) words(h *hyp, m *meta) []decoder.Word {
 	n := 0
-	for r := m.words; r != nil; r = r.prev {
+	for r := m.words; r != nil && r.depth > b.done; r = r.prev {
 		n++
 	}
 	out := make([]decoder.Word, n, n+1)
-	for r := m.words; r != nil; r = r.prev {
+	for r := m.words; r != nil && r.depth > b.done; r = r.prev {
 		n--
 		out[n] = b.word(b.wordText(r.end, r.n), r.first, r.last, r.confSum, r.confN)
 	}

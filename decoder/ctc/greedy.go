@@ -133,6 +133,23 @@ func (g *Greedy) Cut() []decoder.Word {
 	return words
 }
 
+// SetCommitForce does nothing: greedy search never revises a finished word.
+func (g *Greedy) SetCommitForce(int64) {}
+
+// Commit returns the finished words (all but the one still growing) and
+// takes them out of Words and Cut.
+func (g *Greedy) Commit() []decoder.Word {
+	if len(g.asm.words) == 0 {
+		return nil
+	}
+	out := make([]decoder.Word, len(g.asm.words))
+	for i, w := range g.asm.words {
+		out[i] = g.word(w)
+	}
+	g.asm.words = g.asm.words[:0]
+	return out
+}
+
 // Frames is the number of output frames consumed since the last Reset.
 func (g *Greedy) Frames() int64 { return g.frames }
 

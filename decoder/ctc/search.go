@@ -22,6 +22,17 @@ type Search interface {
 	Text() string
 	// Reset forgets all output and re-anchors frame 0 at anchor.
 	Reset(anchor int64)
+	// Commit returns the words of the segment that can no longer change
+	// and takes them out of Words and Cut, which go on with the rest; the
+	// segment, its frame count and its times go on unchanged. A word is
+	// committed once it is finished (another word has begun) and every
+	// hypothesis the search keeps agrees on it and on the words before it.
+	Commit() []decoder.Word
+	// SetCommitForce makes a finished word of the best hypothesis that
+	// ended force output frames ago committable even without agreement:
+	// the hypotheses that disagree are dropped, frame by frame (force <= 0:
+	// never). Greedy search has one hypothesis and ignores it.
+	SetCommitForce(force int64)
 }
 
 var (

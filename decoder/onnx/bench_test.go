@@ -3,10 +3,13 @@ package onnx
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/subtitled/subtitled/decoder/transducer"
 )
 
 // BenchmarkRun measures one model call of the tone model for a batch of
@@ -41,12 +44,17 @@ func BenchmarkRun(b *testing.B) {
 	}
 }
 
-// openDemo opens the embedded demo model (models/demo-en) on one thread.
-// The demo benchmarks read every size from its contract, so they measure
-// whatever model is committed there.
+// openDemo opens the embedded demo model (models/demo-en) on one thread, or
+// the bundle directory that $SUBTITLED_BENCH_DEMO names (to compare another
+// export of it in the same run). The demo benchmarks read every size from
+// its contract, so they measure whatever model is committed there.
 func openDemo(b *testing.B) *Model {
 	b.Helper()
-	bu, err := OpenBundle(filepath.Join(repoRoot, "models", "demo-en"))
+	dir := os.Getenv("SUBTITLED_BENCH_DEMO")
+	if dir == "" {
+		dir = filepath.Join(repoRoot, "models", "demo-en")
+	}
+	bu, err := OpenBundle(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -144,7 +152,11 @@ func BenchmarkDemoModelBatch(b *testing.B) {
 // stream chunk, model-ns/stream-chunk the part spent in the model calls
 // (from OnBatch), and overhead-% what the rest of the path (gathering,
 // stacking, hand-over, goroutine wake-ups and the streamers' CTC search)
-// adds to the model time.
+// adds to the model time. own-% is the scheduler's own overhead
+// (SchedulerStats.OwnTime: its goroutine's gathering, stacking and
+// scattering, without ONNX Runtime's Run, the search and the wake-ups) as a
+// percentage of the time in ONNX Runtime's Run (SchedulerStats.RunTime);
+// own-ns/call and run-ns/call are the two per model call (reportOwn).
 func BenchmarkDemoScheduler(b *testing.B) {
 	m := openDemo(b)
 	c := m.Contract()
@@ -193,6 +205,133 @@ func BenchmarkDemoScheduler(b *testing.B) {
 			b.ReportMetric(modelPer, "model-ns/stream-chunk")
 			b.ReportMetric(100*(per-modelPer)/modelPer, "overhead-%")
 			b.ReportMetric(float64(st.Streams)/float64(st.Calls), "mean-batch")
+			reportOwn(b, st)
+		})
+	}
+}
+
+// reportOwn reports a scheduler's own overhead: own-% (OwnTime over
+// RunTime), wake-% (WakeTime over RunTime), own-ns/call and run-ns/call.
+func reportOwn(b *testing.B, st SchedulerStats) {
+	b.ReportMetric(100*float64(st.OwnTime)/float64(st.RunTime), "own-%")
+	b.ReportMetric(100*float64(st.WakeTime)/float64(st.RunTime), "wake-%")
+	b.ReportMetric(float64(st.OwnTime.Nanoseconds())/float64(st.Calls), "own-ns/call")
+	b.ReportMetric(float64(st.RunTime.Nanoseconds())/float64(st.Calls), "run-ns/call")
+}
+
+// BenchmarkDemoSchedulerOwn isolates the scheduler's own overhead: n
+// goroutines, each with a streamer and always ready, hand windows straight
+// to the scheduler (no CTC search, so that nothing but the scheduler
+// competes for the CPU while it works). One op is one window per stream.
+// own-% is SchedulerStats.OwnTime over RunTime: the scheduler goroutine's
+// gathering, stacking and scattering against ONNX Runtime's Run; wake-% is
+// WakeTime, handing the results back, over RunTime. states=resident is the
+// scheduler as it is (a stream's state stays in the batch's tensors between
+// calls); states=copied copies every state in and out of the tensors on
+// every call, for comparison.
+func BenchmarkDemoSchedulerOwn(b *testing.B) {
+	m := openDemo(b)
+	c := m.Contract()
+	window := demoWindows(c, 1)
+	for _, bc := range []struct {
+		n      int
+		states string
+	}{{1, "resident"}, {8, "resident"}, {32, "resident"}, {1, "copied"}, {8, "copied"}, {32, "copied"}} {
+		n := bc.n
+		b.Run(fmt.Sprintf("states=%s/batch=%d", bc.states, n), func(b *testing.B) {
+			warm := make([]*StreamState, n)
+			for i := range warm {
+				warm[i] = m.NewStreamState()
+			}
+			if _, err := m.Run(demoWindows(c, n), warm); err != nil {
+				b.Fatal(err)
+			}
+			s := NewScheduler(m, SchedulerOptions{MaxBatch: n, Wait: time.Second})
+			defer s.Close()
+			sts := make([]*Streamer, n)
+			for i := range sts {
+				var err error
+				if sts[i], err = s.NewStreamer(0); err != nil {
+					b.Fatal(err)
+				}
+				sts[i].st.home.stay = bc.states == "resident"
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for _, st := range sts {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < b.N; i++ {
+						if _, err := s.do(st.req, window); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			s.Close()
+			st := s.Stats()
+			b.ReportMetric(float64(st.Streams)/float64(st.Calls), "mean-batch")
+			reportOwn(b, st)
+		})
+	}
+}
+
+// BenchmarkTransducerScheduler runs n always-ready streams of the
+// zipformer2 transducer fixture (greedy search) through a
+// TransducerScheduler. The fixture's encoder is tiny, so own-% (the
+// scheduler's own time over the encoder's Run) is an upper bound for real
+// models; search-% is the batched search (decoder and joiner calls) over
+// the encoder's Run.
+func BenchmarkTransducerScheduler(b *testing.B) {
+	m := openFamily(b, FamilyZipformer2, transducer.Options{})
+	p := m.Params()
+	rng := rand.New(rand.NewPCG(5, 6))
+	window := make([]float32, p.ChunkShift*p.FeatureDim)
+	for i := range window {
+		window[i] = -12 + 16*rng.Float32()
+	}
+	for _, n := range []int{1, 8, 32} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			s := NewTransducerScheduler(m, SchedulerOptions{MaxBatch: n, Wait: time.Second})
+			defer s.Close()
+			sts := make([]*TransducerStreamer, n)
+			for i := range sts {
+				var err error
+				if sts[i], err = s.NewStreamer(0); err != nil {
+					b.Fatal(err)
+				}
+				// Prime the look-ahead: every later window makes one call.
+				if err := sts[i].Accept(make([]float32, (p.ChunkFrames-p.ChunkShift)*p.FeatureDim)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for _, st := range sts {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < b.N; i++ {
+						if err := st.Accept(window); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			s.Close()
+			st := s.Stats()
+			b.ReportMetric(float64(st.Streams)/float64(st.Calls), "mean-batch")
+			b.ReportMetric(100*float64(st.SearchTime)/float64(st.RunTime), "search-%")
+			reportOwn(b, st)
 		})
 	}
 }

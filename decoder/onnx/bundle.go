@@ -53,6 +53,9 @@ type BundleConfig struct {
 	Lexicon  string          `yaml:"lexicon"`
 	LM       string          `yaml:"lm"`
 	Decoding *DecodingConfig `yaml:"decoding"`
+	// Heads lists extra output heads by track name (only "subtitle" is
+	// known): more outputs of the same model, decoded alongside output 0.
+	Heads map[string]*HeadConfig `yaml:"heads"`
 }
 
 // DecodingConfig is bundle.yaml's decoding block, the beam search settings
@@ -139,12 +142,16 @@ type Bundle struct {
 	Lexicon     *ctc.Lexicon
 	LM          *ctc.LM
 	Contract    Contract
-	Inputs      []TensorInfo
-	Outputs     []TensorInfo
-	Metadata    map[string]string // ONNX custom metadata
+	// Heads are the extra heads bundle.yaml lists (the subtitle head), in
+	// track order; the verbatim head is output 0 and the fields above.
+	Heads    []*Head
+	Inputs   []TensorInfo
+	Outputs  []TensorInfo      // every output of the model file, heads' included
+	Metadata map[string]string // ONNX custom metadata
 
-	bind   binding // how the session's inputs and outputs are used
-	logits bool    // output 0 holds logits to normalise (NeMo CTC)
+	outs   []TensorInfo // Outputs without the heads': what the family's contract binds by position
+	bind   binding      // how the session's inputs and outputs are used
+	logits bool         // output 0 holds logits to normalise (NeMo CTC)
 }
 
 // Name is the bundle's display name: bundle.yaml name, else the directory name.
@@ -215,13 +222,26 @@ func OpenBundle(dir string) (*Bundle, error) {
 	if err := b.loadDecoding(); err != nil {
 		return nil, err
 	}
+	if err := b.loadHeads(); err != nil {
+		return nil, err
+	}
 	if err := Setup(); err != nil {
 		return nil, err
 	}
 	if err := b.inspect(); err != nil {
 		return nil, err
 	}
+	if err := b.splitHeadOutputs(); err != nil {
+		return nil, err
+	}
 	if err := b.validate(); err != nil {
+		if len(b.Heads) > 0 {
+			return nil, fmt.Errorf("%w (bundle.yaml heads took %s out of the outputs before the family's were bound by position)",
+				err, b.headOutputNames())
+		}
+		return nil, err
+	}
+	if err := b.validateHeads(); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -357,7 +377,7 @@ func dtypeName(t ort.TensorElementDataType) string {
 
 // validate checks the model against the contract of its family.
 func (b *Bundle) validate() error {
-	family := singleFileFamily(ModelIO{Path: b.ModelPath, Inputs: b.Inputs, Outputs: b.Outputs, Metadata: b.Metadata})
+	family := singleFileFamily(b.contractIO())
 	switch family {
 	case FamilySubtitledCTC:
 		return b.validateSubtitledCTC()
@@ -460,10 +480,10 @@ func (b *Bundle) validateSubtitledCTC() error {
 	}
 
 	// Input 0 and output 0.
-	if len(b.Inputs) < 1 || len(b.Outputs) < 1 {
+	if len(b.Inputs) < 1 || len(b.outs) < 1 {
 		return b.contractError("want at least one input (x) and one output (log_probs)")
 	}
-	x, lp := b.Inputs[0], b.Outputs[0]
+	x, lp := b.Inputs[0], b.outs[0]
 	if x.DType != "float32" || len(x.Shape) != 3 {
 		return b.contractError("input 0 %s must be float32 [N,T,F]", x)
 	}
@@ -492,8 +512,8 @@ func (b *Bundle) validateSubtitledCTC() error {
 
 	// States.
 	k := len(b.Inputs) - 1
-	if len(b.Outputs)-1 != k {
-		return b.contractError("state count mismatch: %d state inputs but %d state outputs", k, len(b.Outputs)-1)
+	if len(b.outs)-1 != k {
+		return b.contractError("state count mismatch: %d state inputs but %d state outputs%s", k, len(b.outs)-1, b.headHint(k))
 	}
 	if k > 0 {
 		v, ok := b.Metadata["state_batch_axes"]
@@ -512,7 +532,7 @@ func (b *Bundle) validateSubtitledCTC() error {
 		}
 	}
 	for j := 1; j <= k; j++ {
-		in, out, axis := b.Inputs[j], b.Outputs[j], c.StateBatchAxes[j-1]
+		in, out, axis := b.Inputs[j], b.outs[j], c.StateBatchAxes[j-1]
 		if in.DType != "float32" {
 			return b.contractError("state input %d %s must be float32", j, in)
 		}
@@ -546,7 +566,7 @@ func (b *Bundle) validateSubtitledCTC() error {
 			}
 		}
 	}
-	b.bind = binding{nIn: len(b.Inputs), nOut: len(b.Outputs)}
+	b.bind = binding{nIn: len(b.Inputs), nOut: len(b.outs)}
 	for j := 1; j <= k; j++ {
 		shape := slices.Clone(b.Inputs[j].Shape)
 		shape[c.StateBatchAxes[j-1]] = 1
@@ -563,75 +583,16 @@ func fixedBatch(d int64) bool { return d == 1 }
 // the decoding block.
 func (b *Bundle) loadDecoding() error {
 	c := &b.Config
-	cfg := filepath.Join(b.Dir, "bundle.yaml")
-	if c.Lexicon == "" && c.LM == "" {
-		if c.Decoding != nil {
-			return fmt.Errorf("%w: %s: decoding settings need a lexicon or an lm", ErrBundleDecoding, cfg)
-		}
-		return nil
+	d, err := loadDecodingFiles(b.Dir, "", c.Lexicon, c.LM, c.Decoding, b.Tokens, b.TokensPath)
+	if err != nil {
+		return err
 	}
-	if d := c.Decoding; d != nil {
-		bad := func(v *float64, min float64) bool {
-			return v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0) || *v < min)
-		}
-		switch {
-		case d.Beam < 0 || d.Beam > ctc.MaxBeam:
-			return fmt.Errorf("%w: %s: decoding.beam %d outside 1..%d", ErrBundleDecoding, cfg, d.Beam, ctc.MaxBeam)
-		case bad(d.LMWeight, 0):
-			return fmt.Errorf("%w: %s: decoding.lm_weight %v is not a finite number >= 0", ErrBundleDecoding, cfg, *d.LMWeight)
-		case bad(d.WordBonus, math.Inf(-1)):
-			return fmt.Errorf("%w: %s: decoding.word_bonus %v is not finite", ErrBundleDecoding, cfg, *d.WordBonus)
-		case bad(d.UnkPenalty, 0):
-			return fmt.Errorf("%w: %s: decoding.unk_penalty %v is not a finite number >= 0", ErrBundleDecoding, cfg, *d.UnkPenalty)
-		case d.LMWeight != nil && c.LM == "":
-			return fmt.Errorf("%w: %s: decoding.lm_weight without an lm", ErrBundleDecoding, cfg)
-		}
-	}
-	var err error
-	if c.Lexicon != "" {
-		b.LexiconPath = bundlePath(b.Dir, c.Lexicon)
-		if err := isFile(b.LexiconPath); err != nil {
-			return fmt.Errorf("%w: lexicon %s: %w", ErrBundleDecoding, b.LexiconPath, err)
-		}
-		if b.Lexicon, err = ctc.LoadLexicon(b.LexiconPath, b.Tokens); err != nil {
-			return fmt.Errorf("%w: %w (words must be spellable with %s)", ErrBundleDecoding, err, b.TokensPath)
-		}
-	}
-	if c.LM != "" {
-		b.LMPath = bundlePath(b.Dir, c.LM)
-		if err := isFile(b.LMPath); err != nil {
-			return fmt.Errorf("%w: lm %s: %w", ErrBundleDecoding, b.LMPath, err)
-		}
-		if b.LM, err = ctc.LoadARPA(b.LMPath); err != nil {
-			return fmt.Errorf("%w: %w", ErrBundleDecoding, err)
-		}
-	}
+	b.LexiconPath, b.LMPath, b.Lexicon, b.LM = d.lexPath, d.lmPath, d.lex, d.lm
 	return nil
 }
 
 // BeamOptions returns the beam search settings of the bundle; ok is false
 // when it names neither a lexicon nor an LM (greedy search).
 func (b *Bundle) BeamOptions() (opt ctc.BeamOptions, ok bool) {
-	if b.Lexicon == nil && b.LM == nil {
-		return ctc.BeamOptions{}, false
-	}
-	opt = ctc.BeamOptions{
-		Beam: ctc.DefaultBeam, Lexicon: b.Lexicon, LM: b.LM,
-		Alpha: DefaultLMWeight, Beta: DefaultWordBonus, UnkPenalty: DefaultUnkPenalty,
-	}
-	if d := b.Config.Decoding; d != nil {
-		if d.Beam > 0 {
-			opt.Beam = d.Beam
-		}
-		if d.LMWeight != nil {
-			opt.Alpha = *d.LMWeight
-		}
-		if d.WordBonus != nil {
-			opt.Beta = *d.WordBonus
-		}
-		if d.UnkPenalty != nil {
-			opt.UnkPenalty = *d.UnkPenalty
-		}
-	}
-	return opt, true
+	return beamOptions(b.Lexicon, b.LM, b.Config.Decoding)
 }

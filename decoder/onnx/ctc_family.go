@@ -33,7 +33,7 @@ func singleFileFamily(m ModelIO) string {
 // states (§1.2), output 0 log_probs float32 [N, decode_chunk_len/4, V] and
 // the new states after it. The blank is looked up in tokens.txt.
 func (b *Bundle) validateZipformer2CTC() error {
-	m := ModelIO{Path: b.ModelPath, Inputs: b.Inputs, Outputs: b.Outputs, Metadata: b.Metadata}
+	m := b.contractIO()
 	tb := &TransducerBundle{Dir: b.Dir, Family: FamilyZipformer2, Encoder: m}
 	errf := func(format string, args ...any) error { return b.contractError(format, args...) }
 	V := b.Tokens.Len()
@@ -100,16 +100,29 @@ func (b *Bundle) validateZipformer2CTC() error {
 	return nil
 }
 
-// Cut ends the current segment at an endpoint and returns its words (see
-// ctc.Greedy.Cut). For a NeMo model (Contract.ResetOnEndpoint) the states
-// are zeroed too, as sherpa-onnx resets NeMo models (§1.9); icefall and
-// subtitled_ctc models keep them. Buffered frames are kept either way.
+// Cut ends the current segment at an endpoint and returns the verbatim
+// head's words (see ctc.Greedy.Cut). For a NeMo model
+// (Contract.ResetOnEndpoint) the states are zeroed too, as sherpa-onnx
+// resets NeMo models (§1.9); icefall and subtitled_ctc models keep them.
+// Buffered frames are kept either way. The extra heads' searches are cut at
+// the same point and their words dropped: use CutHeads to keep them.
 func (s *Streamer) Cut() []decoder.Word {
-	words := s.search.Cut()
+	return s.CutHeads()[0].Words
+}
+
+// CutHeads is Cut for every head at once: it ends the segment of each
+// head's search at the same output frame and returns their words, in
+// HeadSearches order (verbatim first).
+func (s *Streamer) CutHeads() []TrackWords {
+	out := make([]TrackWords, 0, 1+len(s.heads))
+	out = append(out, TrackWords{Track: decoder.TrackVerbatim, Words: s.search.Cut()})
+	for h, hs := range s.heads {
+		out = append(out, TrackWords{Track: s.m.b.Heads[h].Track, Words: hs.Cut()})
+	}
 	if s.m.c.ResetOnEndpoint {
 		s.st.Reset()
 	}
-	return words
+	return out
 }
 
 // Cut ends the current segment at an endpoint and returns its words (see

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -64,7 +65,7 @@ func NewModel(b *Bundle, opts Options) (*Model, error) {
 		return nil, err
 	}
 	defer so.Destroy()
-	sess, err := ort.NewDynamicAdvancedSession(b.ModelPath, tensorNames(b.Inputs), tensorNames(b.Outputs), so)
+	sess, err := ort.NewDynamicAdvancedSession(b.ModelPath, tensorNames(b.Inputs), b.sessionOutputs(), so)
 	if err != nil && isGPU(opts.Device) {
 		// With CUDA the session start is where a missing CUDA or cuDNN
 		// library shows up: report it as the device's failure.
@@ -157,6 +158,10 @@ func (m *Model) Bundle() *Bundle { return m.b }
 // Contract returns the model's streaming contract.
 func (m *Model) Contract() Contract { return m.c }
 
+// Heads returns the bundle's extra heads (Bundle.Heads), whose outputs
+// every Run also reads back (StreamState.HeadLogProbs).
+func (m *Model) Heads() []*Head { return m.b.Heads }
+
 // Close releases the session and its tensors. Later calls to Run fail.
 func (m *Model) Close() error {
 	m.mu.Lock()
@@ -175,17 +180,36 @@ type StreamState struct {
 	data     [][]float32 // per float32 state tensor, in the per-stream (batch 1) layout; nil for int64 states
 	i64      [][]int64   // per int64 state tensor (zipformer2 processed_lens, NeMo cache_last_channel_len); nil for float32 states
 	logProbs []float32   // [S/R][V]
+	heads    [][]float32 // per extra head, [S/R][V2]
+	home     stateHome   // data and i64 for the runner, and where the state is resident
 }
 
 // NewStreamState returns a zeroed state for one stream.
 func (m *Model) NewStreamState() *StreamState {
 	s := &StreamState{m: m, logProbs: make([]float32, m.c.OutFrames()*m.c.VocabSize)}
 	s.data, s.i64 = m.r.newState()
+	s.home = stateHome{f32: s.data, i64: s.i64}
+	for _, h := range m.b.Heads {
+		s.heads = append(s.heads, make([]float32, m.c.OutFrames()*h.Tokens.Len()))
+	}
 	return s
 }
 
 // Reset zeroes the state, as at the start of a stream.
-func (s *StreamState) Reset() { zeroState(s.data, s.i64, s.logProbs) }
+func (s *StreamState) Reset() {
+	s.m.mu.Lock()
+	s.home.detach()
+	s.m.mu.Unlock()
+	zeroState(s.data, s.i64, s.logProbs)
+	for _, h := range s.heads {
+		clear(h)
+	}
+}
+
+// HeadLogProbs returns the log-probs of extra head h (Model.Heads()[h]) from
+// the stream's latest Run, [S/R][V2] flattened; the slice is overwritten by
+// the next Run. It panics when h is out of range.
+func (s *StreamState) HeadLogProbs(h int) []float32 { return s.heads[h] }
 
 // zeroState clears a stream's float32 and int64 state tensors and its
 // output buffer.
@@ -203,7 +227,9 @@ func zeroState(f32 [][]float32, i64 [][]int64, out []float32) {
 // windows, [N,T,F] flattened. The states are stacked along each state's batch
 // axis, and the new states are scattered back into them. It returns each
 // stream's log-probs, [S/R][V] flattened; these slices belong to the
-// StreamState and are overwritten by its next Run.
+// StreamState and are overwritten by its next Run. The extra heads' log-probs
+// (a bundle's subtitle head), computed by the same call, are in each
+// StreamState's HeadLogProbs.
 func (m *Model) Run(x []float32, states []*StreamState) ([][]float32, error) {
 	n := len(states)
 	T, F := m.c.ChunkFrames, m.c.FeatureDim
@@ -211,7 +237,8 @@ func (m *Model) Run(x []float32, states []*StreamState) ([][]float32, error) {
 		return nil, fmt.Errorf("%w: x has %d values, want %d streams × %d frames × %d bins = %d",
 			ErrBatch, len(x), n, T, F, n*T*F)
 	}
-	return m.run(states, func(dst []float32) { copy(dst, x) })
+	out, _, err := m.run(states, func(dst []float32) { copy(dst, x) })
+	return out, err
 }
 
 // checkBatch validates a batch: at least one stream, at most maxBatch (0:
@@ -235,28 +262,30 @@ func checkBatch[S any](states []*S, maxBatch int, what string, owned func(*S) bo
 
 // run is Run with the feature windows written by fill into the batched
 // input tensor ([N,T,F] flattened), so that callers holding separate
-// windows (the Scheduler) need no intermediate copy.
-func (m *Model) run(states []*StreamState, fill func(x []float32)) ([][]float32, error) {
+// windows (the Scheduler) need no intermediate copy. It also returns how
+// long ONNX Runtime's Run took, without the stacking and scattering.
+func (m *Model) run(states []*StreamState, fill func(x []float32)) ([][]float32, time.Duration, error) {
 	n := len(states)
 	if err := checkBatch(states, m.c.MaxBatch, "model", func(s *StreamState) bool { return s.m == m }); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
 	out := make([][]float32, n)
-	err := m.r.run(n, fill,
-		func(i int) ([][]float32, [][]int64) { return states[i].data, states[i].i64 },
+	err := m.r.runHeads(n, fill,
+		func(i int) *stateHome { return &states[i].home },
 		func(i int, lp []float32) {
 			copy(states[i].logProbs, lp)
 			out[i] = states[i].logProbs
-		})
+		},
+		func(i, h int, lp []float32) { copy(states[i].heads[h], lp) })
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return out, nil
+	return out, m.r.lastRun, nil
 }
 
 // stack copies stream i's state (batch 1 layout) into the batched tensor of

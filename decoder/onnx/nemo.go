@@ -253,7 +253,7 @@ func nemoTokens(e *nemoEncoder, V int, last, path string, errf func(format strin
 func (b *Bundle) validateNeMoCTC() error {
 	V := b.Tokens.Len()
 	errf := func(format string, args ...any) error { return b.contractError(format, args...) }
-	e, err := parseNeMoEncoder(ModelIO{Path: b.ModelPath, Inputs: b.Inputs, Outputs: b.Outputs, Metadata: b.Metadata}, true, V, errf)
+	e, err := parseNeMoEncoder(b.contractIO(), true, V, errf)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package onnx
 import (
 	"fmt"
 	"math"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -23,6 +24,14 @@ type binding struct {
 	lengths   []int
 	skips     []skipOutput
 	states    []boundState
+	heads     []headBind
+}
+
+// headBind is an extra head's output (Bundle.Heads): per-frame scores
+// [N, T', width] read back like the main output.
+type headBind struct {
+	index int // output index
+	width int // classes per frame
 }
 
 // skipOutput is an output of shape [N] that is computed but not read (NeMo
@@ -82,10 +91,16 @@ type runner struct {
 	logSoftmax bool // normalise each main output row (CTC logits → log-probs)
 	cache      map[int]*runIO
 	rows       []float32 // one stream's main output, transposed or normalised
+	// lastRun is how long the session's Run took in the latest call, for
+	// the schedulers' accounting of their own overhead; read it under the
+	// owner's lock, right after run.
+	lastRun time.Duration
 }
 
 // runIO holds the tensors of one batch size.
 type runIO struct {
+	n       int          // batch size
+	members []*stateHome // per slot: the state resident there (slab.go), or nil
 	x       *ort.Tensor[float32]
 	stage   []float32 // [N,T,F] windows before the transpose to [N,F,T]
 	main    *ort.Tensor[float32]
@@ -93,6 +108,7 @@ type runIO struct {
 	f32Next []*ort.Tensor[float32]
 	i64     []*ort.Tensor[int64]
 	i64Next []*ort.Tensor[int64]
+	heads   []*ort.Tensor[float32] // per extra head, [N,T',width]
 	in, out []ort.Value
 }
 
@@ -133,12 +149,13 @@ func (r *runner) batch(n int) (*runIO, error) {
 	}
 	if len(r.cache) >= maxCachedBatches {
 		for k, io := range r.cache {
+			r.flushAll(io)
 			io.destroy()
 			delete(r.cache, k)
 		}
 	}
 	b := r.bind
-	io := &runIO{in: make([]ort.Value, b.nIn), out: make([]ort.Value, b.nOut)}
+	io := &runIO{n: n, members: make([]*stateHome, n), in: make([]ort.Value, b.nIn), out: make([]ort.Value, b.nOut)}
 	fail := func(err error) (*runIO, error) {
 		destroyValues(compact(io.in), compact(io.out))
 		return nil, fmt.Errorf("onnx: %s: tensors for batch %d: %w", r.path, n, err)
@@ -162,6 +179,14 @@ func (r *runner) batch(n int) (*runIO, error) {
 		return fail(err)
 	}
 	io.out[b.main] = io.main
+	for _, h := range b.heads {
+		t, err := ort.NewEmptyTensor[float32](ort.NewShape(N, int64(r.outT), int64(h.width)))
+		if err != nil {
+			return fail(err)
+		}
+		io.out[h.index] = t
+		io.heads = append(io.heads, t)
+	}
 	for _, k := range b.lengths {
 		l, err := ort.NewEmptyTensor[int64](ort.NewShape(N))
 		if err != nil {
@@ -240,12 +265,22 @@ func compact(vs []ort.Value) []ort.Value {
 }
 
 // run makes one call for n streams. fill writes their feature windows,
-// [N,T,F] flattened; state(i) returns stream i's state buffers (as
-// newState makes them), which are stacked along each state's batch axis
-// before the call and overwritten with the new states after it; take(i,
-// frames) receives stream i's main output, [T'][D] flattened, valid only
-// during the call.
-func (r *runner) run(n int, fill func(x []float32), state func(i int) ([][]float32, [][]int64), take func(i int, frames []float32)) error {
+// [N,T,F] flattened; state(i) returns stream i's state (buffers as
+// newState makes them), which is stacked along each state's batch axis
+// before the call (unless already resident in slot i, slab.go) and
+// replaced with the new state after it (left resident when it stays);
+// take(i, frames) receives stream i's main output, [T'][D] flattened,
+// valid only during the call.
+func (r *runner) run(n int, fill func(x []float32), state func(i int) *stateHome, take func(i int, frames []float32)) error {
+	return r.runHeads(n, fill, state, take, nil)
+}
+
+// runHeads is run that also hands each stream's extra head outputs to
+// takeHead(i, h, frames) ([T'][width] flattened, normalised like the main
+// output, valid only during the call), after take(i, …). takeHead may be
+// nil when the binding has no heads.
+func (r *runner) runHeads(n int, fill func(x []float32), state func(i int) *stateHome,
+	take func(i int, frames []float32), takeHead func(i, h int, frames []float32)) error {
 	io, err := r.batch(n)
 	if err != nil {
 		return err
@@ -256,22 +291,11 @@ func (r *runner) run(n int, fill func(x []float32), state func(i int) ([][]float
 	} else {
 		fill(io.x.GetData())
 	}
-	for j, s := range r.bind.states {
-		if io.f32[j] != nil {
-			dst := io.f32[j].GetData()
-			for i := range n {
-				f32, _ := state(i)
-				stack(dst, f32[j], s.spec, n, i)
-			}
-		} else {
-			dst := io.i64[j].GetData()
-			for i := range n {
-				_, i64 := state(i)
-				stack(dst, i64[j], s.spec, n, i)
-			}
-		}
-	}
-	if err := r.sess.Run(io.in, io.out); err != nil {
+	r.stackStates(io, n, state)
+	t0 := time.Now()
+	err = r.sess.Run(io.in, io.out)
+	r.lastRun = time.Since(t0)
+	if err != nil {
 		return fmt.Errorf("onnx: %s: run (batch %d): %s", r.path, n, oneLine(err))
 	}
 	out := io.main.GetData()
@@ -292,22 +316,21 @@ func (r *runner) run(n int, fill func(x []float32), state func(i int) ([][]float
 			}
 		}
 		take(i, frames)
-	}
-	for j, s := range r.bind.states {
-		if io.f32Next[j] != nil {
-			src := io.f32Next[j].GetData()
-			for i := range n {
-				f32, _ := state(i)
-				scatter(f32[j], src, s.spec, n, i)
+		for h, hb := range r.bind.heads {
+			if takeHead == nil {
+				break
 			}
-		} else {
-			src := io.i64Next[j].GetData()
-			for i := range n {
-				_, i64 := state(i)
-				scatter(i64[j], src, s.spec, n, i)
+			per := r.outT * hb.width
+			hf := io.heads[h].GetData()[i*per : (i+1)*per]
+			if r.logSoftmax {
+				for t := range r.outT {
+					logSoftmaxRow(hf[t*hb.width : (t+1)*hb.width])
+				}
 			}
+			takeHead(i, h, hf)
 		}
 	}
+	r.settleStates(io, n, state)
 	return nil
 }
 

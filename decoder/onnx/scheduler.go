@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +43,26 @@ type SchedulerStats struct {
 	MaxBatchSeen int
 	// ActiveStreams is the number of streamers registered now.
 	ActiveStreams int
+	// RunTime is the time spent in ONNX Runtime's Run, summed over the
+	// calls (for a TransducerScheduler: the encoder's Run).
+	RunTime time.Duration
+	// OwnTime is the scheduler goroutine's own work, summed over the calls:
+	// taking queued chunks, ordering the batch, stacking windows and states
+	// (those left in place by the stream's previous call need no copy),
+	// reading outputs back and scattering states; that is its time from a
+	// gathered batch to the first reply, plus its non-blocking queue
+	// drains, less RunTime (and, for a TransducerScheduler, less
+	// SearchTime). Waiting for chunks and waking the streams (WakeTime) are
+	// not in it. OwnTime / RunTime is the scheduler's overhead.
+	OwnTime time.Duration
+	// WakeTime is the time spent answering the streams of each batch, summed
+	// over the calls: a reply readies the stream's goroutine, which may wake
+	// an OS thread that takes the CPU from the scheduler's.
+	WakeTime time.Duration
+	// SearchTime is, for a TransducerScheduler, the time of the batched
+	// search (decoder and joiner calls included), summed over the calls;
+	// 0 for a Scheduler, whose streams search on their own goroutines.
+	SearchTime time.Duration
 }
 
 // Scheduler owns a Model and batches the model calls of many streams: one
@@ -79,10 +101,16 @@ type Scheduler struct {
 	calls   atomic.Int64
 	streams atomic.Int64
 	maxSeen atomic.Int64
+	seq     atomic.Uint64 // numbers the streamers, the order of a batch
+	runNs   atomic.Int64
+	ownNs   atomic.Int64
+	wakeNs  atomic.Int64
+	drained time.Duration // time in drain since the last call; the loop's own
 }
 
 // request is one stream's pending chunk. Each Streamer reuses its own.
 type request struct {
+	seq    uint64 // the streamer's number: batches run in this order
 	st     *StreamState
 	window []float32     // T·F feature values
 	reply  chan struct{} // capacity 1: out and err are set
@@ -149,7 +177,8 @@ func (s *Scheduler) NewStreamer(anchor int64) (*Streamer, error) {
 		return nil, err
 	}
 	st.sched = s
-	st.req = &request{st: st.st, reply: make(chan struct{}, 1)}
+	st.st.home.stay = true // between calls, the state stays in the model's tensors
+	st.req = &request{seq: s.seq.Add(1), st: st.st, reply: make(chan struct{}, 1)}
 	s.active.Add(1)
 	return st, nil
 }
@@ -187,6 +216,9 @@ func (s *Scheduler) Stats() SchedulerStats {
 		Streams:       s.streams.Load(),
 		MaxBatchSeen:  int(s.maxSeen.Load()),
 		ActiveStreams: int(s.active.Load()),
+		RunTime:       time.Duration(s.runNs.Load()),
+		OwnTime:       time.Duration(s.ownNs.Load()),
+		WakeTime:      time.Duration(s.wakeNs.Load()),
 	}
 }
 
@@ -280,6 +312,8 @@ func (s *Scheduler) gather(batch []*request) ([]*request, bool) {
 
 // drain adds the chunks already queued, up to the batch limit.
 func (s *Scheduler) drain(batch []*request) []*request {
+	t0 := time.Now()
+	defer func() { s.drained += time.Since(t0) }()
 	for len(batch) < s.maxBatch {
 		select {
 		case r := <-s.reqs:
@@ -293,14 +327,17 @@ func (s *Scheduler) drain(batch []*request) []*request {
 
 // run makes one model call for the batch and answers every request.
 func (s *Scheduler) run(batch []*request, states []*StreamState) {
+	t0 := time.Now()
 	n := len(batch)
+	// The same streams in the same order find their states in place.
+	slices.SortFunc(batch, func(a, b *request) int { return cmp.Compare(a.seq, b.seq) })
 	states = states[:0]
 	for _, r := range batch {
 		states = append(states, r.st)
 	}
 	w := s.m.c.ChunkFrames * s.m.c.FeatureDim
 	start := time.Now()
-	outs, err := s.m.run(states, func(x []float32) {
+	outs, ran, err := s.m.run(states, func(x []float32) {
 		for i, r := range batch {
 			copy(x[i*w:(i+1)*w], r.window)
 		}
@@ -311,6 +348,7 @@ func (s *Scheduler) run(batch []*request, states []*StreamState) {
 	for seen := s.maxSeen.Load(); int64(n) > seen && !s.maxSeen.CompareAndSwap(seen, int64(n)); {
 		seen = s.maxSeen.Load()
 	}
+	t1 := time.Now()
 	for i, r := range batch {
 		if err == nil {
 			r.out = outs[i]
@@ -318,6 +356,10 @@ func (s *Scheduler) run(batch []*request, states []*StreamState) {
 		r.err = err
 		r.reply <- struct{}{}
 	}
+	s.wakeNs.Add(int64(time.Since(t1)))
+	s.runNs.Add(int64(ran))
+	s.ownNs.Add(int64(t1.Sub(t0) - ran + s.drained))
+	s.drained = 0
 	if s.onBatch != nil {
 		s.onBatch(n, d)
 	}

@@ -16,17 +16,21 @@ var ErrFinished = errors.New("stream already finished")
 // Finish, runs the model on each window (directly, one stream per call, or
 // batched with other streams through a Scheduler) and feeds the log-probs to
 // CTC search: prefix beam search with the bundle's lexicon and LM when it
-// names them (Bundle.BeamOptions), else greedy. Not safe for concurrent use.
+// names them (Bundle.BeamOptions), else greedy. A bundle with extra heads
+// (a subtitle head) gets one more search per head, fed by the same model
+// calls (HeadSearches); Cut, Reset and Finish act on all of them at once.
+// Not safe for concurrent use.
 type Streamer struct {
 	m      *Model
 	sched  *Scheduler // nil: direct model calls
 	req    *request   // this stream's reusable scheduler request
 	closed bool
 	st     *StreamState
-	search ctc.Search
-	pend   []float32 // frames from feature frame base on, F values each
-	base   int64     // feature frame index of pend[0]: the next call starts here
-	total  int64     // feature frames accepted
+	search ctc.Search   // the verbatim head's (output 0)
+	heads  []ctc.Search // per extra head (Model.Heads)
+	pend   []float32    // frames from feature frame base on, F values each
+	base   int64        // feature frame index of pend[0]: the next call starts here
+	total  int64        // feature frames accepted
 	calls  int64
 	window []float32 // scratch for the padded last windows
 	done   bool
@@ -35,21 +39,26 @@ type Streamer struct {
 // NewStreamer starts a stream whose feature frame 0 is at media time anchor
 // (90 kHz PTS).
 func (m *Model) NewStreamer(anchor int64) (*Streamer, error) {
-	var g ctc.Search
-	var err error
-	if opt, ok := m.b.BeamOptions(); ok {
-		g, err = ctc.NewBeam(m.b.Tokens, m.c.BlankID, m.c.Subsampling, anchor, opt)
-	} else {
-		g, err = ctc.NewGreedy(m.b.Tokens, m.c.BlankID, m.c.Subsampling, anchor)
-	}
+	opt, beam := m.b.BeamOptions()
+	g, err := newSearch(m.b.Tokens, m.c.BlankID, m.c.Subsampling, anchor, opt, beam)
 	if err != nil {
 		return nil, err
+	}
+	var heads []ctc.Search
+	for _, h := range m.b.Heads {
+		opt, beam := h.BeamOptions()
+		hs, err := newSearch(h.Tokens, h.BlankID, m.c.Subsampling, anchor, opt, beam)
+		if err != nil {
+			return nil, fmt.Errorf("onnx: %s head: %w", h.Track, err)
+		}
+		heads = append(heads, hs)
 	}
 	T, F := m.c.ChunkFrames, m.c.FeatureDim
 	return &Streamer{
 		m:      m,
 		st:     m.NewStreamState(),
 		search: g,
+		heads:  heads,
 		pend:   make([]float32, 0, 2*T*F),
 		window: make([]float32, T*F),
 	}, nil
@@ -59,6 +68,9 @@ func (m *Model) NewStreamer(anchor int64) (*Streamer, error) {
 func (s *Streamer) Reset(anchor int64) {
 	s.st.Reset()
 	s.search.Reset(anchor)
+	for _, h := range s.heads {
+		h.Reset(anchor)
+	}
 	s.pend = s.pend[:0]
 	s.base, s.total, s.calls, s.done = 0, 0, 0, false
 }
@@ -136,6 +148,11 @@ func (s *Streamer) call(window []float32) error {
 	if err := s.search.Accept(lp); err != nil {
 		return err
 	}
+	for h, hs := range s.heads {
+		if err := hs.Accept(s.st.heads[h]); err != nil {
+			return fmt.Errorf("onnx: %s head: %w", s.m.b.Heads[h].Track, err)
+		}
+	}
 	S, F := s.m.c.ChunkShift, s.m.c.FeatureDim
 	drop := min(S*F, len(s.pend))
 	s.pend = s.pend[:copy(s.pend, s.pend[drop:])]
@@ -150,10 +167,35 @@ func (s *Streamer) Words() []decoder.Word { return s.search.Words() }
 // Text returns the recognised words joined by spaces.
 func (s *Streamer) Text() string { return s.search.Text() }
 
-// Search returns the stream's CTC search (*ctc.Beam or *ctc.Greedy), for
-// endpointing (TrailingBlanks, Frames) and for cutting segments (Cut)
-// without touching the model state.
+// Search returns the stream's CTC search of the verbatim head (*ctc.Beam or
+// *ctc.Greedy), for endpointing (TrailingBlanks, Frames) and for cutting
+// segments (Cut) without touching the model state.
 func (s *Streamer) Search() ctc.Search { return s.search }
+
+// HeadSearch is the CTC search of one head of a stream.
+type HeadSearch struct {
+	Track  string // decoder.TrackVerbatim, decoder.TrackSubtitle
+	Search ctc.Search
+}
+
+// HeadSearches returns the stream's search of every head, the verbatim
+// head's (Search) first, then those of Model.Heads in order. All of them
+// have consumed the same model calls, so their Frames agree. Cutting one of
+// them directly desynchronises the segments: use Cut or CutHeads.
+func (s *Streamer) HeadSearches() []HeadSearch {
+	out := make([]HeadSearch, 0, 1+len(s.heads))
+	out = append(out, HeadSearch{Track: decoder.TrackVerbatim, Search: s.search})
+	for h, hs := range s.heads {
+		out = append(out, HeadSearch{Track: s.m.b.Heads[h].Track, Search: hs})
+	}
+	return out
+}
+
+// TrackWords are the words of one head's segment.
+type TrackWords struct {
+	Track string
+	Words []decoder.Word
+}
 
 // Frames is the number of feature frames accepted.
 func (s *Streamer) Frames() int64 { return s.total }

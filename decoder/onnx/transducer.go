@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -138,6 +139,10 @@ func OpenTransducer(dir string) (*TransducerBundle, error) {
 	b := &TransducerBundle{Dir: dir, Family: det.Family, Encoder: det.Encoder, Decoder: det.Decoder, Joiner: det.Joiner}
 	if err := readBundleConfig(filepath.Join(dir, "bundle.yaml"), &b.Config); err != nil {
 		return nil, err
+	}
+	if len(b.Config.Heads) > 0 {
+		return nil, fmt.Errorf("%w: %s: heads: a second head is supported for the single-file CTC families only, not for %s transducers",
+			ErrBundleConfig, filepath.Join(dir, "bundle.yaml"), b.Family)
 	}
 	b.TokensPath = bundlePath(dir, b.Config.Tokens)
 	if err := isFile(b.TokensPath); err != nil {
@@ -674,21 +679,34 @@ func (m *TransducerModel) dropTensors() {
 // EncoderState is the encoder state of one stream, zero at the start, plus
 // a buffer for its latest encoder output.
 type EncoderState struct {
-	m   *TransducerModel
-	f32 [][]float32 // per state; nil for int64 states
-	i64 [][]int64   // per state; nil for float32 states
-	out []float32   // [T'][EncoderDim]
+	m    *TransducerModel
+	f32  [][]float32 // per state; nil for int64 states
+	i64  [][]int64   // per state; nil for float32 states
+	out  []float32   // [T'][EncoderDim]
+	home stateHome   // f32 and i64 for the runner, and where the state is resident
 }
 
 // NewEncoderState returns a zeroed state for one stream.
 func (m *TransducerModel) NewEncoderState() *EncoderState {
 	s := &EncoderState{m: m, out: make([]float32, m.p.OutFrames*m.p.EncoderDim)}
 	s.f32, s.i64 = m.enc.newState()
+	s.home = stateHome{f32: s.f32, i64: s.i64}
 	return s
 }
 
 // Reset zeroes the state, as at the start of a stream.
-func (s *EncoderState) Reset() { zeroState(s.f32, s.i64, s.out) }
+func (s *EncoderState) Reset() {
+	s.release()
+	zeroState(s.f32, s.i64, s.out)
+}
+
+// release drops the state from the encoder's state tensors, where a
+// TransducerScheduler may have left it, without reading it back.
+func (s *EncoderState) release() {
+	s.m.mu.Lock()
+	s.home.detach()
+	s.m.mu.Unlock()
+}
 
 // RunEncoder makes one encoder call for len(states) streams. x holds their
 // feature windows, [N,T,F] flattened (for NeMo too: the model's
@@ -703,31 +721,38 @@ func (m *TransducerModel) RunEncoder(x []float32, states []*EncoderState) ([][]f
 		return nil, fmt.Errorf("%w: x has %d values, want %d streams × %d frames × %d bins = %d",
 			ErrBatch, len(x), n, m.p.ChunkFrames, m.p.FeatureDim, n*w)
 	}
-	return m.runEncoder(states, func(dst []float32) { copy(dst, x) })
+	out, _, err := m.runEncoder(states, nil, func(dst []float32) { copy(dst, x) })
+	return out, err
 }
 
-func (m *TransducerModel) runEncoder(states []*EncoderState, fill func(x []float32)) ([][]float32, error) {
+// runEncoder is RunEncoder with the feature windows written by fill into
+// the batched input ([N,T,F] flattened) and the outputs listed in out (of
+// len(states); nil: a new slice). It also returns how long ONNX Runtime's
+// Run took, without the stacking and scattering.
+func (m *TransducerModel) runEncoder(states []*EncoderState, out [][]float32, fill func(x []float32)) ([][]float32, time.Duration, error) {
 	n := len(states)
 	if err := checkBatch(states, m.p.MaxBatch, "encoder", func(s *EncoderState) bool { return s.m == m }); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
-	out := make([][]float32, n)
+	if len(out) != n {
+		out = make([][]float32, n)
+	}
 	err := m.enc.run(n, fill,
-		func(i int) ([][]float32, [][]int64) { return states[i].f32, states[i].i64 },
+		func(i int) *stateHome { return &states[i].home },
 		func(i int, frames []float32) {
 			copy(states[i].out, frames)
 			out[i] = states[i].out
 		})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	m.encRuns++
-	return out, nil
+	return out, m.enc.lastRun, nil
 }
 
 // rows returns the cached decoder or joiner tensors for n rows.

@@ -2,6 +2,8 @@ package onnx
 
 import (
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/subtitled/subtitled/decoder"
 	"github.com/subtitled/subtitled/decoder/transducer"
@@ -17,11 +19,16 @@ import (
 // appends silent frames (the model's tail padding, at least T) so that the
 // last real frames pass through the encoder with their right context.
 //
-// Accept and Finish run the model for this stream alone; Push,
-// InputFinished, Ready and TransducerModel.DecodeStreams let a caller batch
-// many streams into one encoder call. Not safe for concurrent use.
+// Accept and Finish run the model for this stream alone, or, for a
+// streamer made by a TransducerScheduler, batched with other streams by the
+// scheduler's goroutine; Push, InputFinished, Ready and
+// TransducerModel.DecodeStreams let a caller batch many streams into one
+// encoder call itself. Not safe for concurrent use.
 type TransducerStreamer struct {
 	m        *TransducerModel
+	sched    *TransducerScheduler // nil: direct model calls
+	reply    chan error           // capacity 1: the scheduler's answer
+	seq      uint64               // the scheduler's number for it: batches run in this order
 	st       *EncoderState
 	search   *transducer.Stream
 	pend     []float32 // frames from the window start on, F values each (tail padding included)
@@ -113,16 +120,32 @@ func (s *TransducerStreamer) Finish() error {
 
 func (s *TransducerStreamer) drain() error {
 	for s.Ready() {
-		if err := s.m.DecodeStreams([]*TransducerStreamer{s}); err != nil {
+		var err error
+		if s.sched != nil {
+			err = s.sched.do(s)
+		} else {
+			err = s.m.DecodeStreams([]*TransducerStreamer{s})
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Close ends the stream: later calls fail with ErrClosed. It is safe to call
-// more than once.
-func (s *TransducerStreamer) Close() { s.closed = true }
+// Close ends the stream: later calls fail with ErrClosed, and a
+// scheduler's batches no longer wait for it. It is safe to call more than
+// once.
+func (s *TransducerStreamer) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.sched != nil {
+		s.st.release()
+		s.sched.q.leave()
+	}
+}
 
 // Search returns the stream's search, for endpointing (TrailingBlanks,
 // Frames) and for cutting segments (Cut) without touching the encoder state.
@@ -145,8 +168,6 @@ func (s *TransducerStreamer) Calls() int64 { return s.calls }
 // states stacked (MODEL-CONTRACT §1.6), then the search of all of them
 // batched, then each window advances by decode_chunk_len.
 func (m *TransducerModel) DecodeStreams(ss []*TransducerStreamer) error {
-	states := make([]*EncoderState, len(ss))
-	streams := make([]*transducer.Stream, len(ss))
 	for i, s := range ss {
 		switch {
 		case s == nil || s.m != m:
@@ -161,24 +182,58 @@ func (m *TransducerModel) DecodeStreams(ss []*TransducerStreamer) error {
 				return fmt.Errorf("%w: stream %d is listed twice", ErrBatch, i)
 			}
 		}
-		states[i], streams[i] = s.st, s.search
 	}
+	_, err := m.decodeBatch(ss, &batchScratch{})
+	return err
+}
+
+// batchScratch holds the per-call lists of decodeBatch, kept by a caller
+// that makes many calls.
+type batchScratch struct {
+	states  []*EncoderState
+	streams []*transducer.Stream
+	enc     [][]float32
+}
+
+// batchTimes are the parts of one decodeBatch call.
+type batchTimes struct {
+	encoder time.Duration // the encoder call: stacking, Run, scattering
+	run     time.Duration // ONNX Runtime's Run of the encoder
+	search  time.Duration // the batched search
+}
+
+// decodeBatch is DecodeStreams for streams already checked (Ready,
+// distinct, open, made by m): one encoder call with their windows and
+// states stacked, the search of all of them batched, then each window
+// advances by the shift.
+func (m *TransducerModel) decodeBatch(ss []*TransducerStreamer, sc *batchScratch) (batchTimes, error) {
+	var tm batchTimes
+	sc.states, sc.streams = sc.states[:0], sc.streams[:0]
+	for _, s := range ss {
+		sc.states, sc.streams = append(sc.states, s.st), append(sc.streams, s.search)
+	}
+	sc.enc = slices.Grow(sc.enc[:0], len(ss))[:len(ss)]
 	w := m.p.ChunkFrames * m.p.FeatureDim
-	enc, err := m.runEncoder(states, func(x []float32) {
+	t0 := time.Now()
+	enc, run, err := m.runEncoder(sc.states, sc.enc, func(x []float32) {
 		for i, s := range ss {
 			copy(x[i*w:(i+1)*w], s.pend[:w])
 		}
 	})
+	t1 := time.Now()
+	tm.encoder, tm.run = t1.Sub(t0), run
 	if err != nil {
-		return err
+		return tm, err
 	}
-	if err := m.search.Decode(streams, enc); err != nil {
-		return err
+	err = m.search.Decode(sc.streams, enc)
+	tm.search = time.Since(t1)
+	if err != nil {
+		return tm, err
 	}
 	shift := m.p.ChunkShift * m.p.FeatureDim
 	for _, s := range ss {
 		s.pend = s.pend[:copy(s.pend, s.pend[shift:])]
 		s.calls++
 	}
-	return nil
+	return tm, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/subtitled/subtitled/decoder"
 	"github.com/subtitled/subtitled/decoder/onnx"
@@ -56,8 +57,13 @@ func speech16k(t *testing.T, text string) []float32 {
 // every final result.
 func demoRun(t *testing.T, m *onnx.Model, sched *onnx.Scheduler, samples []float32, pieces []int) []decoder.Result {
 	t.Helper()
+	return demoRunOpts(t, m, Options{Scheduler: sched}, samples, pieces)
+}
+
+func demoRunOpts(t *testing.T, m *onnx.Model, opts Options, samples []float32, pieces []int) []decoder.Result {
+	t.Helper()
 	var out []decoder.Result
-	r, err := New(m, Options{Scheduler: sched}, func(res decoder.Result) {
+	r, err := New(m, opts, func(res decoder.Result) {
 		if res.Final {
 			out = append(out, res)
 		}
@@ -137,4 +143,57 @@ func resultsText(rs []decoder.Result) string {
 		parts = append(parts, r.Text())
 	}
 	return strings.Join(parts, " | ")
+}
+
+// TestDemoModelEarlyCommits: with CommitAfter, a long utterance comes out as
+// finals that continue, long before its endpoint, and the words are the
+// same as without early commits, whatever the grouping of the audio.
+func TestDemoModelEarlyCommits(t *testing.T) {
+	b, err := onnx.OpenBundle(testenv.Path("models", "demo-en"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnx.NewModel(b, onnx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	samples := speech16k(t, "the minister said the new hospital in the north will open next spring and "+
+		"the council agreed to build more homes near the river before the end of the year")
+	words := func(rs []decoder.Result) (out []decoder.Word, continues int) {
+		for _, r := range rs {
+			out = append(out, r.Words...)
+			if r.Continues {
+				continues++
+			}
+		}
+		return out, continues
+	}
+	plain, n := words(demoRunOpts(t, m, Options{}, samples, []int{len(samples)}))
+	if n != 0 {
+		t.Fatalf("%d finals continue without CommitAfter", n)
+	}
+	text := func(ws []decoder.Word) string { return decoder.Result{Words: ws}.Text() }
+	var first []decoder.Word
+	for name, pieces := range map[string][]int{"whole": {len(samples)}, "10ms": {160}, "odd": {1, 7, 3333}} {
+		rs := demoRunOpts(t, m, Options{CommitAfter: time.Second}, samples, pieces)
+		got, n := words(rs)
+		if n == 0 {
+			t.Fatalf("%s: no early commit in %d finals: %q", name, len(rs), resultsText(rs))
+		}
+		if text(got) != text(plain) {
+			t.Errorf("%s: with early commits %q, without %q", name, text(got), text(plain))
+		}
+		if first == nil {
+			first = got
+		} else if !reflect.DeepEqual(got, first) {
+			t.Errorf("%s: words depend on the grouping:\n%+v\n%+v", name, got, first)
+		}
+		// Fed as it arrives, the first commit comes well before the end of
+		// the speech.
+		if end := rs[0].Words[len(rs[0].Words)-1].End; name != "whole" && end > int64(len(samples))*90000/16000/2 {
+			t.Errorf("%s: first final ends at %.1f s of %.1f s", name, float64(end)/90000, float64(len(samples))/16000)
+		}
+	}
+	t.Logf("%d words, e.g. %q", len(plain), text(plain))
 }

@@ -2,8 +2,12 @@ package recognizer
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/subtitled/subtitled/decoder"
 	"github.com/subtitled/subtitled/decoder/features"
@@ -209,5 +213,81 @@ func TestFamilyRecognizerErrors(t *testing.T) {
 	}
 	if _, err := featureOptions("whisper", 80); !errors.Is(err, ErrFeatures) {
 		t.Errorf("whisper features: %v", err)
+	}
+}
+
+// TestSubtitleHead: a bundle with a subtitle head gives a result per track
+// from the same model calls, with endpoints from the verbatim head, with
+// and without early commits.
+func TestSubtitleHead(t *testing.T) {
+	dir := testenv.Path("testdata", "models", "families", "two_heads")
+	b, err := onnx.OpenBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnx.NewModel(b, onnx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	// The fixture's repeat detector keeps its state across an endpoint (the
+	// subtitled_ctc reset keeps model states), so the first utterance must
+	// not end with the second one's only word: "yeah" leads it instead.
+	a, _, _ := toneSounds(t, "two_heads/sounds.json", sounds.KaldiBandHz, 300,
+		"YEAH", "UM", "THE", "THE", "CAT", "S", "UH", "SAT", "ON", "THE", "MAT")
+	audio := append(a, make([]float32, 2*16000)...)
+	c, _, _ := toneSounds(t, "two_heads/sounds.json", sounds.KaldiBandHz, 0, "UM", "YEAH")
+	audio = append(audio, c...)
+	for _, commit := range []time.Duration{0, time.Second} {
+		t.Run(fmt.Sprint("commit ", commit), func(t *testing.T) {
+			finals := map[string][]decoder.Result{}
+			partials := map[string]int{}
+			r, err := New(m, Options{Partials: true, CommitAfter: commit}, func(res decoder.Result) {
+				if res.Final {
+					finals[res.Track] = append(finals[res.Track], res)
+				} else {
+					partials[res.Track]++
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if got := r.Tracks(); !reflect.DeepEqual(got, []string{decoder.TrackVerbatim, decoder.TrackSubtitle}) {
+				t.Fatalf("tracks %q", got)
+			}
+			feed(t, r, audio, 0, 480, false)
+			if err := r.Finish(); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string][]string{
+				decoder.TrackVerbatim: {"yeah um the the cats uh sat on the mat", "um yeah"},
+				decoder.TrackSubtitle: {"yes the cats sat on the mat", "yes"},
+			}
+			for track, segs := range want {
+				// Join each utterance's finals: early commits split them.
+				var got []string
+				var cur []string
+				for i, f := range finals[track] {
+					if f.Segment != uint64(i) {
+						t.Errorf("%s final %d has segment %d", track, i, f.Segment)
+					}
+					cur = append(cur, f.Text())
+					if !f.Continues {
+						got = append(got, strings.Join(cur, " "))
+						cur = nil
+					}
+				}
+				if !reflect.DeepEqual(got, segs) {
+					t.Errorf("%s: %q, want %q", track, got, segs)
+				}
+				if partials[track] == 0 {
+					t.Errorf("%s: no partials", track)
+				}
+			}
+			if commit > 0 && len(finals[decoder.TrackSubtitle]) <= 2 {
+				t.Errorf("no early commit on the subtitle track: %+v", finals[decoder.TrackSubtitle])
+			}
+		})
 	}
 }

@@ -27,10 +27,25 @@ type Options struct {
 	Endpoint *endpoint.Options
 	// Partials enables partial results whenever the words change.
 	Partials bool
+	// CommitAfter enables early commits: after each model call, words that
+	// can no longer change are emitted as a final result marked Continues,
+	// without waiting for an endpoint, so captions follow the speech
+	// within seconds however long the speaker goes on. Words every
+	// hypothesis of the search agrees on are committed at once (greedy
+	// search: every finished word); a word that the search still weighs
+	// alternatives for is committed, with the best hypothesis's reading,
+	// once it ended CommitAfter ago. 0: words become final only at
+	// endpoints.
+	CommitAfter time.Duration
 	// Scheduler, when set, batches this stream's model calls with other
 	// streams'; it must schedule the Model given to New. Nil: the
 	// recogniser calls the model directly.
 	Scheduler *onnx.Scheduler
+	// TransducerScheduler, when set, batches a transducer stream's encoder
+	// calls and search with other streams'; it must schedule the
+	// TransducerModel given to NewTransducer. Nil: the recogniser calls the
+	// model directly.
+	TransducerScheduler *onnx.TransducerScheduler
 }
 
 // stream is what the recogniser needs from a model stream: onnx.Streamer
@@ -52,6 +67,8 @@ type search interface {
 	Frames() int64
 	TrailingBlanks() int64
 	Words() []decoder.Word
+	Commit() []decoder.Word
+	SetCommitForce(frames int64)
 }
 
 // featureOptions returns the features a model family wants (MODEL-CONTRACT
@@ -75,12 +92,25 @@ type Recognizer struct {
 	emit     func(decoder.Result)
 	feat     *features.Extractor
 	stream   stream
-	search   search // the stream's search; the same object for its whole life
+	heads    []head // the verbatim head first; endpoints follow its search
 	frameDur time.Duration
 	started  bool
-	segment  uint64
-	partial  string // text of the last partial emitted
 	scratch  []float32
+}
+
+// head is one output track of the model: the verbatim head, or a second
+// (subtitle) head on the same encoder output.
+type head struct {
+	track   string
+	search  search // the same object for the stream's whole life
+	segment uint64
+	partial string // text of the last partial emitted
+}
+
+// headCutter is a stream with more than one head: its cut ends every
+// head's segment at the same frame, verbatim first.
+type headCutter interface {
+	CutHeads() []onnx.TrackWords
 }
 
 // New returns a recogniser for a single-file CTC model (onnx.OpenBundle:
@@ -111,7 +141,11 @@ func New(m *onnx.Model, opts Options, emit func(decoder.Result)) (*Recognizer, e
 	if err != nil {
 		return nil, fmt.Errorf("recognizer: %w", err)
 	}
-	return newRecognizer(opts, emit, feat, st, st.Search(), c.Subsampling), nil
+	var heads []head
+	for _, hs := range st.HeadSearches() {
+		heads = append(heads, head{track: hs.Track, search: hs.Search})
+	}
+	return newRecognizer(opts, emit, feat, st, heads, c.Subsampling), nil
 }
 
 // NewTransducer returns a recogniser for a streaming transducer
@@ -121,29 +155,37 @@ func New(m *onnx.Model, opts Options, emit func(decoder.Result)) (*Recognizer, e
 // decoder context; NeMo models (FastConformer, Nemotron) get NeMo log-mel
 // features with the model's 80 or 128 bins, NeMo greedy search and the NeMo
 // reset, which zeroes the encoder caches and restarts the prediction
-// network. opts.Scheduler must be nil: transducer streams call the model
-// directly.
+// network. opts.TransducerScheduler, when set, batches the stream with
+// others; opts.Scheduler (CTC) must be nil.
 func NewTransducer(m *onnx.TransducerModel, opts Options, emit func(decoder.Result)) (*Recognizer, error) {
 	p := m.Params()
 	fo, err := featureOptions(p.FeatureType, p.FeatureDim)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Scheduler != nil {
-		return nil, errors.New("recognizer: the scheduler batches CTC models only")
+	switch {
+	case opts.Scheduler != nil:
+		return nil, errors.New("recognizer: Options.Scheduler batches CTC models only (use TransducerScheduler)")
+	case opts.TransducerScheduler != nil && opts.TransducerScheduler.Model() != m:
+		return nil, errors.New("recognizer: the transducer scheduler runs a different model")
 	}
 	feat, err := features.New(fo)
 	if err != nil {
 		return nil, fmt.Errorf("recognizer: features: %w", err)
 	}
-	st, err := m.NewStreamer(0)
+	var st *onnx.TransducerStreamer
+	if opts.TransducerScheduler != nil {
+		st, err = opts.TransducerScheduler.NewStreamer(0)
+	} else {
+		st, err = m.NewStreamer(0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("recognizer: %w", err)
 	}
-	return newRecognizer(opts, emit, feat, st, st.Search(), p.Subsampling), nil
+	return newRecognizer(opts, emit, feat, st, []head{{search: st.Search()}}, p.Subsampling), nil
 }
 
-func newRecognizer(opts Options, emit func(decoder.Result), feat *features.Extractor, st stream, se search, subsampling int) *Recognizer {
+func newRecognizer(opts Options, emit func(decoder.Result), feat *features.Extractor, st stream, heads []head, subsampling int) *Recognizer {
 	if opts.Track == "" {
 		opts.Track = decoder.TrackVerbatim
 	}
@@ -151,14 +193,21 @@ func newRecognizer(opts Options, emit func(decoder.Result), feat *features.Extra
 	if opts.Endpoint != nil {
 		ep = *opts.Endpoint
 	}
+	frameDur := time.Duration(subsampling) * 10 * time.Millisecond
+	heads[0].track = opts.Track
+	if opts.CommitAfter > 0 {
+		for _, h := range heads {
+			h.search.SetCommitForce(max(1, int64((opts.CommitAfter+frameDur-1)/frameDur)))
+		}
+	}
 	return &Recognizer{
 		opts:     opts,
 		ep:       ep,
 		emit:     emit,
 		feat:     feat,
 		stream:   st,
-		search:   se,
-		frameDur: time.Duration(subsampling) * 10 * time.Millisecond,
+		heads:    heads,
+		frameDur: frameDur,
 	}
 }
 
@@ -209,7 +258,9 @@ func (r *Recognizer) restart(pts int64) {
 	r.feat.Reset()
 	r.stream.Reset(pts)
 	r.started = true
-	r.partial = ""
+	for i := range r.heads {
+		r.heads[i].partial = ""
+	}
 }
 
 // pump moves every ready feature frame into the model and checks for
@@ -227,29 +278,58 @@ func (r *Recognizer) pump() error {
 	if r.stream.Calls() == calls {
 		return nil
 	}
-	g := r.search
+	g := r.heads[0].search
 	if rule := r.ep.Check(g.Frames(), g.TrailingBlanks(), r.frameDur); rule != 0 {
 		r.final()
 		return nil
 	}
-	if r.opts.Partials {
-		words := g.Words()
-		res := decoder.Result{Track: r.opts.Track, Words: words, Segment: r.segment}
-		if t := res.Text(); t != r.partial {
-			r.partial = t
-			r.emit(res)
+	for i := range r.heads {
+		h := &r.heads[i]
+		if r.opts.CommitAfter > 0 {
+			if words := h.search.Commit(); len(words) > 0 {
+				r.emit(decoder.Result{Track: h.track, Words: words, Final: true, Continues: true, Segment: h.segment})
+				h.segment++
+				h.partial = ""
+			}
+		}
+		if r.opts.Partials {
+			res := decoder.Result{Track: h.track, Words: h.search.Words(), Segment: h.segment}
+			if t := res.Text(); t != h.partial {
+				h.partial = t
+				r.emit(res)
+			}
 		}
 	}
 	return nil
 }
 
-// final cuts the segment and emits its words as a final result, if any.
+// final cuts the segment of every head and emits each head's words as a
+// final result, if any.
 func (r *Recognizer) final() {
-	words := r.stream.Cut()
-	r.partial = ""
+	if hc, ok := r.stream.(headCutter); ok && len(r.heads) > 1 {
+		for i, tw := range hc.CutHeads() {
+			r.finalHead(&r.heads[i], tw.Words)
+		}
+		return
+	}
+	r.finalHead(&r.heads[0], r.stream.Cut())
+}
+
+func (r *Recognizer) finalHead(h *head, words []decoder.Word) {
+	h.partial = ""
 	if len(words) == 0 {
 		return
 	}
-	r.emit(decoder.Result{Track: r.opts.Track, Words: words, Final: true, Segment: r.segment})
-	r.segment++
+	r.emit(decoder.Result{Track: h.track, Words: words, Final: true, Segment: h.segment})
+	h.segment++
+}
+
+// Tracks names the tracks the recogniser emits, verbatim (Options.Track)
+// first, then those of the model's second heads.
+func (r *Recognizer) Tracks() []string {
+	out := make([]string, len(r.heads))
+	for i, h := range r.heads {
+		out[i] = h.track
+	}
+	return out
 }

@@ -218,6 +218,8 @@ type Stream struct {
 	anchor int64
 	frames int64
 	hyps   []*hyp // greedy: one; beam: up to Beam, any order
+	done   int    // words of the segment already committed
+	force  int64  // see SetCommitForce
 }
 
 // NewStream starts a stream whose feature frame 0 is at media time anchor.
@@ -236,7 +238,7 @@ func (st *Stream) Reset(anchor int64) {
 		ys[i] = -1
 	}
 	ys[len(ys)-1] = st.s.blank
-	st.anchor, st.frames = anchor, 0
+	st.anchor, st.frames, st.done = anchor, 0, 0
 	st.hyps = []*hyp{{ys: ys}}
 }
 
@@ -269,7 +271,7 @@ func (st *Stream) Cut() []decoder.Word {
 	b := st.best()
 	seed := &hyp{ys: append([]int(nil), b.context(st.s.c)...), dec: b.dec}
 	st.anchor = anchor
-	st.frames = 0
+	st.frames, st.done = 0, 0
 	st.hyps = []*hyp{seed}
 	return words
 }
@@ -300,18 +302,99 @@ func (st *Stream) Context() []int {
 	return append([]int(nil), st.best().context(st.s.c)...)
 }
 
-// Words returns the words of the best hypothesis so far; the last one may
-// still grow. A word starts at its first token's frame and ends one output
-// frame after its last token's.
+// Words returns the uncommitted words of the best hypothesis so far; the
+// last one may still grow. A word starts at its first token's frame and ends
+// one output frame after its last token's.
 func (st *Stream) Words() []decoder.Word {
-	b := st.best()
-	tw := st.s.tok.Words(b.ys[st.s.c:], b.frames, b.probs)
+	tw := st.hypWords(st.best())
+	return st.toWords(tw[min(st.done, len(tw)):])
+}
+
+// hypWords assembles all the words h emitted in the segment.
+func (st *Stream) hypWords(h *hyp) []ctc.TokenWord {
+	return st.s.tok.Words(h.ys[st.s.c:], h.frames, h.probs)
+}
+
+func (st *Stream) toWords(tw []ctc.TokenWord) []decoder.Word {
 	sub := int64(st.s.opts.Subsampling) * FrameTicks
 	out := make([]decoder.Word, len(tw))
 	for i, w := range tw {
 		out[i] = decoder.Word{Text: w.Text, Start: st.anchor + w.First*sub, End: st.anchor + (w.Last+1)*sub, Conf: w.Conf}
 	}
 	return out
+}
+
+// SetCommitForce bounds how long a finished word of the best hypothesis
+// may stay revisable: once it ended force output frames ago, the
+// hypotheses that disagree with it or the words before it are dropped, so
+// that Commit hands it out. The check runs after every frame, so results do
+// not depend on how encoder output is grouped into Decode calls. force <= 0
+// (the default): words are committed only when all agree. Greedy search
+// keeps one hypothesis and is not affected.
+func (st *Stream) SetCommitForce(force int64) { st.force = max(force, 0) }
+
+// Commit returns the finished words (another word has begun after them)
+// that every hypothesis agrees on, text and times, and takes them out of
+// Words and Cut. No later frame can change them. Greedy search keeps one
+// hypothesis, so its finished words are committed at once.
+func (st *Stream) Commit() []decoder.Word {
+	wb, _, k := st.agreed()
+	if k <= st.done {
+		return nil
+	}
+	out := st.toWords(wb[st.done:k])
+	st.done = k
+	return out
+}
+
+// agreed returns the best hypothesis, its words, every hypothesis's words
+// (nil for the best) and the number of leading words all agree on and have
+// finished.
+func (st *Stream) agreed() ([]ctc.TokenWord, [][]ctc.TokenWord, int) {
+	b := st.best()
+	wb := st.hypWords(b)
+	k := len(wb) - 1 // the best's last word may still grow
+	others := make([][]ctc.TokenWord, len(st.hyps))
+	for i, h := range st.hyps {
+		if h != b {
+			others[i] = st.hypWords(h)
+			k = min(k, agreeing(wb, others[i], st.done))
+		}
+	}
+	return wb, others, k
+}
+
+// enforce applies the commit force after a frame: the best hypothesis's
+// finished words that ended force frames ago become agreed.
+func (st *Stream) enforce() {
+	wb, others, k := st.agreed()
+	f := max(k, st.done)
+	for f < len(wb)-1 && wb[f].Last+1 <= st.frames-st.force {
+		f++
+	}
+	if f <= max(k, st.done) {
+		return
+	}
+	b := st.best()
+	kept := st.hyps[:0]
+	for i, h := range st.hyps {
+		if h == b || agreeing(wb, others[i], st.done) >= f {
+			kept = append(kept, h)
+		}
+	}
+	clear(st.hyps[len(kept):])
+	st.hyps = kept
+}
+
+// agreeing is the number of leading words, counting from done, that a
+// hypothesis with words w has finished with the same text and times as the
+// best hypothesis's words wb.
+func agreeing(wb, w []ctc.TokenWord, done int) int {
+	n := done
+	for n < len(wb) && n < len(w)-1 && wb[n].Text == w[n].Text && wb[n].First == w[n].First && wb[n].Last == w[n].Last {
+		n++
+	}
+	return n
 }
 
 // Text returns the words so far joined by single spaces.
@@ -365,7 +448,11 @@ func (s *Searcher) Decode(streams []*Stream, enc [][]float32) error {
 			return err
 		}
 		for _, i := range active {
-			streams[i].frames++
+			st := streams[i]
+			st.frames++
+			if st.force > 0 && len(st.hyps) > 1 {
+				st.enforce()
+			}
 		}
 	}
 	return nil

@@ -57,7 +57,8 @@ type Options struct {
 	PIDTimeout time.Duration
 	// ProbePackets bounds the wait, in packets, for the PAT and for the PMTs
 	// of all programs before the selection is decided (or ErrNoAudio is
-	// reported). 0 means DefaultProbePackets.
+	// reported), at the start and again after each PAT change. 0 means
+	// DefaultProbePackets.
 	ProbePackets int
 	// NotTSLimit is how many bytes are scanned for a first sync pattern
 	// before ErrNotTS. 0 means DefaultNotTSLimit.
@@ -146,6 +147,7 @@ type Demuxer struct {
 	sel       selection
 	verdict   string // last reported selection problem
 	probeDone bool
+	probeFrom uint64 // packet count at the start of the current probe
 	packets   uint64
 
 	pes        pesState
@@ -329,7 +331,7 @@ func (d *Demuxer) handle(pkt []byte) {
 		d.opts.OnPacket(pkt)
 	}
 	d.packets++
-	if !d.probeDone && d.packets >= uint64(d.opts.ProbePackets) {
+	if !d.probeDone && d.packets-d.probeFrom >= uint64(d.opts.ProbePackets) {
 		d.endProbe()
 	}
 	if pkt[1]&0x80 != 0 {

@@ -541,6 +541,65 @@ func TestDemuxPMTChange(t *testing.T) {
 	}
 }
 
+// TestDemuxProgramChangeAfterProbe: a PAT that swaps the program for
+// another, long after the start, is a stream change, not a loss of audio: the
+// new program's PMT comes after the PAT, and the demuxer waits for it as it
+// does at the start. If it never comes, ErrNoAudio is reported once the
+// probe bound has passed again.
+func TestDemuxProgramChangeAfterProbe(t *testing.T) {
+	build := func(newPMT bool) []byte {
+		b := newTSBuilder()
+		for i := range 40 {
+			switch {
+			case i < 20 && i%5 == 0:
+				b.section(pidPAT, patSection(0, [2]uint16{1, 0x1000}))
+				b.section(0x1000, pmtSection(1, 0, 0x100, testES{pid: 0x100, st: 0x0F}))
+			case i >= 20 && i%5 == 0:
+				b.section(pidPAT, patSection(1, [2]uint16{2, 0x1100}))
+				// A PCR packet between the PAT and the PMT, as in a real mux.
+				b.packet(0x300, false, pktOpts{pcr: int64(i) * 9000}, nil)
+				if newPMT {
+					b.section(0x1100, pmtSection(2, 0, 0x300, testES{pid: 0x300, st: 0x0F}))
+				}
+			}
+			pid := uint16(0x100)
+			if i >= 20 {
+				pid = 0x300
+			}
+			b.pes(pid, 0xC0, int64(i)*9000, []byte{byte(i)}, pktOpts{pcr: int64(i) * 9000}, false)
+		}
+		return b.bytes()
+	}
+	// The change comes after 20 PES of 1 packet and 4 tables of 2: far
+	// past a probe of 10 packets.
+	res := demuxBytes(t, build(true), Options{ProbePackets: 10})
+	if len(res.errs) != 0 || len(res.pes) != 40 {
+		t.Fatalf("%d PES, reports %v", len(res.pes), res.errs)
+	}
+	for i, p := range res.pes {
+		prog, pid := uint16(1), uint16(0x100)
+		if i >= 20 {
+			prog, pid = 2, 0x300
+		}
+		if p.Program != prog || p.PID != pid || int(p.Data[0]) != i || p.PTS != int64(i)*9000 {
+			t.Fatalf("PES %d = %+v", i, p)
+		}
+		if disc := i == 20; p.Discontinuity != disc || (disc && p.Reasons != ReasonStreamChange) {
+			t.Fatalf("PES %d: discontinuity %v (%v)", i, p.Discontinuity, p.Reasons)
+		}
+	}
+	if s := res.stats; s.StreamChanges != 1 || s.PTSError != 0 || s.PATError != 0 {
+		t.Fatalf("stats = %+v", s)
+	}
+
+	// Without the new PMT: one report, naming the program, after the probe.
+	res = demuxBytes(t, build(false), Options{ProbePackets: 10})
+	if len(res.pes) != 20 || len(res.errs) != 1 || !errors.Is(res.errs[0], ErrNoAudio) ||
+		!strings.Contains(res.errs[0].Error(), "program 2") {
+		t.Fatalf("no new PMT: %d PES, reports %v", len(res.pes), res.errs)
+	}
+}
+
 // TestCRCErrorCounted also pins the go-astits error text isCRCError relies on.
 func TestCRCErrorCounted(t *testing.T) {
 	b := newTSBuilder()

@@ -166,6 +166,11 @@ func (d *Demuxer) onPAT(pat *astits.PATData) {
 	}
 	d.programs = progs
 	d.clearPSICache()
+	if !first {
+		// The PMTs of new programs follow the new PAT: wait for them, as
+		// at the start, before a missing one counts as no audio.
+		d.probeDone, d.probeFrom = false, d.packets
+	}
 	if d.sel.valid {
 		if _, ok := d.pmts[d.sel.program]; !ok {
 			d.deselect() // the program went away or moved its PMT

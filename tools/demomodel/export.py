@@ -8,9 +8,16 @@ Writes OUT/model.onnx (inputs x [N, S, 80] and the model's state tensors; output
 log_probs [N, S/R, V] and the next states, in the same order; metadata per
 docs/MODEL-BUNDLES.md) and OUT/tokens.txt. Before writing it checks in torch that
 decoding chunk by chunk equals decoding the whole sequence, and it writes test
-vectors (a random chunk sequence, batch 3, with the torch outputs) to
-work/ortcheck/ so that the exported graph can be checked with ONNX Runtime
-(tools/demomodel/ortcheck).
+vectors to work/ortcheck/ so that the exported graph can be checked with ONNX Runtime
+(tools/demomodel/ortcheck): a chunk sequence for a batch of streams (8 by default,
+OC_N overrides) with the outputs of the trained torch model. The features are real
+ones (validation utterances from work/feats/val) when that directory exists, else
+random; the last chunk is half padding.
+
+--graph matmul (the default for the conv model) exports model.MatMulConvCTC: the same
+weights and states, with every convolution written as one Gemm over all the streams
+of a batch (ONNX Runtime's CPU Conv loops over the batch). --graph conv exports the
+training module's Conv1d graph as it is.
 """
 import argparse
 import json
@@ -21,7 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import TOKENS, build  # noqa: E402
+from model import TOKENS, MatMulConvCTC, StreamingConvCTC, build  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAD_VALUE = -15.9453
@@ -46,12 +53,36 @@ def stream(model, x, chunk):
     return torch.cat(outs, 1)
 
 
+def test_features(val, n, chunk, chunks=40):
+    """n streams of features [n, chunks*chunk, 80] for the ORT test vectors, the last
+    chunk ending in half a chunk of padding. Real features: stream i is the stretch of
+    the first validation shard in val (its utterances run together) that starts at
+    utterance 4i. Random features when val has no shard."""
+    shards = sorted(f for f in os.listdir(val) if f.endswith(".pt")) if os.path.isdir(val) else []
+    x = torch.full((n, chunks * chunk, 80), PAD_VALUE)
+    m = chunks * chunk - chunk // 2
+    if not shards:
+        x[:, :m] = torch.randn(n, m, 80) * 3 - 8
+        return x, "random"
+    sh = torch.load(os.path.join(val, shards[0]))
+    starts = [0] + torch.cumsum(sh["lens"], 0).tolist()
+    for i in range(n):
+        seg = sh["feats"][starts[4 * i]:starts[4 * i] + m].float()
+        assert seg.shape[0] == m, f"{shards[0]} is too short for {n} streams of {chunks} chunks"
+        x[i, :m] = seg
+    return x, f"{shards[0]} of {val}, from utterances 0, 4, ..., {4 * (n - 1)}, run together"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ckpt", default=os.path.join(HERE, "work/ckpt/best.pt"))
     ap.add_argument("--out", required=True)
     ap.add_argument("--chunk", type=int, default=32)
     ap.add_argument("--comment", default="")
+    ap.add_argument("--graph", choices=["matmul", "conv"], default="matmul",
+                    help="ONNX graph of a conv model: Gemm form (default) or the training Conv1d form")
+    ap.add_argument("--val", default=os.path.join(HERE, "work/feats/val"),
+                    help="validation feature shards for the test vectors (random features if absent)")
     a = ap.parse_args()
     assert a.chunk % 4 == 0
     ck = torch.load(a.ckpt)
@@ -59,25 +90,30 @@ def main():
     model.load_state_dict(ck["model"])
     model.eval()
     torch.manual_seed(0)
+    graph = model
+    if a.graph == "matmul" and isinstance(model, StreamingConvCTC):
+        graph = MatMulConvCTC(model, a.chunk).eval()
 
-    # 1. streaming equals full-sequence inference (torch)
+    # 1. streaming equals full-sequence inference (torch), for the trained module and
+    # for the graph that is exported
     with torch.no_grad():
         x = torch.randn(3, a.chunk * 7, 80) * 3 - 8
         full = model.forward_full(x)
-        st = stream(model, x, a.chunk)
-        d = (full - st).abs().max().item()
-        print(f"torch streaming vs full: max abs diff {d:.2e}")
-        assert d < 1e-4, d
-        # any grouping: a batch of streams equals each stream alone
-        one = stream(model, x[1:2], a.chunk)
-        d1 = (one - st[1:2]).abs().max().item()
-        print(f"torch batch-3 vs batch-1 stream: max abs diff {d1:.2e}")
-        assert d1 < 1e-4, d1
+        for name, g in (("trained", model), ("exported", graph)):
+            st = stream(g, x, a.chunk)
+            d = (full - st).abs().max().item()
+            print(f"torch {name} module streaming vs full: max abs diff {d:.2e}")
+            assert d < 1e-4, d
+            # any grouping: a batch of streams equals each stream alone
+            one = stream(g, x[1:2], a.chunk)
+            d1 = (one - st[1:2]).abs().max().item()
+            print(f"torch {name} module batch-3 vs batch-1 stream: max abs diff {d1:.2e}")
+            assert d1 < 1e-4, d1
 
     # 2. export
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, "model.onnx")
-    st0 = model.initial_state(1)
+    st0 = graph.initial_state(1)
     names = model.state_names()
     axes = model.state_batch_axes()
     xin = torch.zeros(1, a.chunk, 80)
@@ -86,7 +122,7 @@ def main():
         dyn[n] = {ax: "N"}
         dyn["next_" + n] = {ax: "N"}
     torch.onnx.export(
-        Streamer(model).eval(), (xin, *st0), path, opset_version=17,
+        Streamer(graph).eval(), (xin, *st0), path, opset_version=17,
         input_names=["x"] + names, output_names=["log_probs"] + ["next_" + n for n in names],
         dynamic_axes=dyn, do_constant_folding=True)
     import onnx
@@ -142,15 +178,19 @@ def main():
         print("  output", o.name, [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim])
 
     model.eval()  # export restores the wrapper's mode; the vectors must be inference mode
-    # 3. test vectors for the ONNX Runtime check: 5 chunks, batch 3, last chunk padded
+    # 3. test vectors for the ONNX Runtime check: batch OC_N (8), last chunk half padding;
+    # the reference outputs come from the trained module, not the exported one
     vec = os.path.join(HERE, "work/ortcheck")
     os.makedirs(vec, exist_ok=True)
+    for f in os.listdir(vec):
+        if f.endswith(".f32"):
+            os.remove(os.path.join(vec, f))
+    x, source = test_features(a.val, int(os.environ.get("OC_N", "8")), a.chunk)
+    print(f"test vectors: {x.shape[0]} streams x {x.shape[1] // a.chunk} chunks, {source}")
     with torch.no_grad():
-        x = torch.randn(int(os.environ.get("OC_N", "3")), a.chunk * 5, 80) * 3 - 8
-        x[:, -a.chunk // 2:] = PAD_VALUE
         st = model.initial_state(x.shape[0])
         calls = []
-        for c in range(5):
+        for c in range(x.shape[1] // a.chunk):
             xi = x[:, c * a.chunk:(c + 1) * a.chunk]
             ins = [xi] + list(st)
             o, *st = model.forward_stream(xi, *st)
@@ -165,7 +205,7 @@ def main():
                 ent[kind].append({"file": fn, "shape": list(t.shape)})
         manifest.append(ent)
     with open(os.path.join(vec, "manifest.json"), "w") as f:
-        json.dump({"model": os.path.abspath(path), "calls": manifest}, f, indent=1)
+        json.dump({"model": os.path.abspath(path), "features": source, "calls": manifest}, f, indent=1)
     print(f"wrote ONNX Runtime test vectors to {vec}")
 
 

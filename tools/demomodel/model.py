@@ -203,3 +203,91 @@ def build(cfg):
     if arch == "conv":
         return StreamingConvCTC(**cfg)
     return StreamingCTC(**cfg)
+
+
+class MatMulConvCTC(nn.Module):
+    """Inference-only form of a trained StreamingConvCTC, for export: the same function
+    with the same weights and the same state tensors, written with matrix products.
+
+    ONNX Runtime's CPU Conv runs an im2col and one small GEMM per batch item (8 output
+    frames per chunk), so a batch of streams gives the GEMMs no more rows. Here the
+    activations are time-major ([N, T, C]) and each causal convolution (kernel 3,
+    dilation d) is the concatenation of the frames t, t+d and t+2d of [cache; input]
+    along channels, [N, T, 3C], times a [3C, C] matrix: one Gemm with N*T rows for the
+    whole batch. The stride-2 subsampling convolutions take frames 2t and 2t+1 as one
+    row (a reshape of [N, 2T, C] to [N, T, 2C]) and frame 2t+2 from a strided slice.
+    LayerNorm runs over the last axis with no transposes. The caches keep the layout of
+    StreamingConvCTC ([N, C, cache], channel-major) and the same values, so the ONNX
+    I/O contract does not change; only these small tensors are transposed.
+    """
+
+    def __init__(self, m, chunk):
+        super().__init__()
+        assert isinstance(m, StreamingConvCTC) and m.kernel == 3, "needs a kernel-3 StreamingConvCTC"
+        assert chunk % 4 == 0, chunk
+        # every size is a Python int fixed at export, so the graph has no Shape ops
+        self.chunk = chunk
+        self.feat_dim, self.channels = m.feat_dim, m.channels
+        self.dilations = list(m.dilations)
+        self.subsampling = m.subsampling
+        self.register_buffer("mean", m.mean.detach().clone())
+        self.register_buffer("istd", m.istd.detach().clone())
+
+        def taps(conv):
+            # Conv1d weight [out, in, k] -> [k*in, out]: row k*in + i multiplies tap k, channel i
+            w = conv.weight.detach()
+            return nn.Parameter(w.permute(2, 1, 0).reshape(-1, w.shape[0]).contiguous(), requires_grad=False), \
+                nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
+
+        self.w_sub1, self.b_sub1 = taps(m.sub1)
+        self.w_sub2, self.b_sub2 = taps(m.sub2)
+        wb = [taps(c) for c in m.blocks]
+        self.w_blocks = nn.ParameterList(w for w, _ in wb)
+        self.b_blocks = nn.ParameterList(b for _, b in wb)
+        self.ln_w = nn.ParameterList(nn.Parameter(n.weight.detach().clone(), requires_grad=False) for n in m.norms)
+        self.ln_b = nn.ParameterList(nn.Parameter(n.bias.detach().clone(), requires_grad=False) for n in m.norms)
+        self.ln_eps = [n.eps for n in m.norms]
+        self.w_out = nn.Parameter(m.out.weight.detach().t().contiguous(), requires_grad=False)
+        self.b_out = nn.Parameter(m.out.bias.detach().clone(), requires_grad=False)
+        self.vocab = m.out.out_features
+        self._initial_state, self._state_names = m.initial_state, m.state_names
+        self._state_batch_axes = m.state_batch_axes
+
+    def initial_state(self, n):
+        return self._initial_state(n)
+
+    def state_names(self):
+        return self._state_names()
+
+    def state_batch_axes(self):
+        return self._state_batch_axes()
+
+    @staticmethod
+    def _sub(z, t2, c, w, b):
+        """Causal stride-2 kernel-3 conv of z [N, 1+t2, c] (one cache frame first):
+        output t sees frames 2t, 2t+1, 2t+2. Returns [N*t2/2, C_out] after ReLU."""
+        pairs = z[:, :t2].reshape(-1, t2 // 2, 2 * c)   # frames 2t, 2t+1
+        third = z[:, 2::2]                              # frames 2t+2
+        u = torch.cat([pairs, third], dim=2).reshape(-1, 3 * c)
+        return F.relu(torch.addmm(b, u, w))
+
+    def forward_stream(self, x, *caches):
+        """x: [N, S, F] raw fbank (S = chunk); caches as StreamingConvCTC.initial_state.
+        Returns log-probs [N, S/4, V] and the next caches, equal to StreamingConvCTC's."""
+        s, t, c = self.chunk, self.chunk // 4, self.channels
+        y = (x - self.mean) * self.istd                         # [N, S, F]
+        nxt = []
+        z = torch.cat([caches[0].transpose(1, 2), y], dim=1)    # [N, 1+S, F]
+        nxt.append(z[:, s:].transpose(1, 2))
+        y = self._sub(z, s, self.feat_dim, self.w_sub1, self.b_sub1).reshape(-1, s // 2, c)
+        z = torch.cat([caches[1].transpose(1, 2), y], dim=1)    # [N, 1+S/2, C]
+        nxt.append(z[:, s // 2:].transpose(1, 2))
+        y = self._sub(z, s // 2, c, self.w_sub2, self.b_sub2)   # [N*T, C]
+        for i, d in enumerate(self.dilations):
+            z = torch.cat([caches[2 + i].transpose(1, 2), y.reshape(-1, t, c)], dim=1)  # [N, 2d+T, C]
+            nxt.append(z[:, t:].transpose(1, 2))
+            u = torch.cat([z[:, :t], z[:, d:d + t], z[:, 2 * d:2 * d + t]], dim=2).reshape(-1, 3 * c)
+            h = F.relu(torch.addmm(self.b_blocks[i], u, self.w_blocks[i]))
+            y = F.layer_norm(y + h, (c,), self.ln_w[i], self.ln_b[i], self.ln_eps[i])
+        lp = F.log_softmax(torch.addmm(self.b_out, y, self.w_out), dim=-1)
+        return (lp.reshape(-1, t, self.vocab), *nxt)

@@ -4,11 +4,14 @@
 //
 // Usage:
 //
-//	go run ./tools/faults -in clean.ts -out DIR [-seed 42] [-from 0.2 -to 0.5] [-splice other.ts]
+//	go run ./tools/faults -in clean.ts -out DIR [-seed 42] [-from 0.2 -to 0.5] [-wrap 0.6] [-splice other.ts]
 //
 // Faults that span a stretch of the stream are put in the window [-from,
-// -to) (fractions of the stream); one-off changes (PTS, PCR and PMT
-// changes) happen at -from; the truncation cuts at -cut. With -splice, the
+// -to) (fractions of the stream); one-off changes (PTS, PCR, PMT and
+// program changes) happen at -from; the PTS wrap of ptswrap.ts lands at
+// -wrap (default: the middle of the window); the truncation cuts at -cut.
+// The stall is a fault of live delivery, not of the bytes: see
+// fault.Stall. With -splice, the
 // fixture codecchange.ts is the input followed by the spliced file, byte
 // for byte (make that file with another audio codec).
 package main
@@ -30,13 +33,14 @@ func main() {
 	from := flag.Float64("from", 0.2, "start of the fault window, as a fraction of the stream")
 	to := flag.Float64("to", 0.5, "end of the fault window, as a fraction of the stream")
 	cut := flag.Float64("cut", 0.9, "where truncate.ts is cut, as a fraction of the stream")
+	wrap := flag.Float64("wrap", 0, "where the clock of ptswrap.ts wraps past 2^33, as a fraction of the stream (0: the middle of the window)")
 	splice := flag.String("splice", "", "TS appended to the input to make codecchange.ts")
 	flag.Parse()
 	if *in == "" || *out == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*in, *out, *splice, fault.Options{Seed: *seed, Window: fault.Window{From: *from, To: *to}, Cut: *cut}); err != nil {
+	if err := run(*in, *out, *splice, fault.Options{Seed: *seed, Window: fault.Window{From: *from, To: *to}, Cut: *cut, Wrap: *wrap}); err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)
 		os.Exit(1)
 	}

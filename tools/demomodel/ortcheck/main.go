@@ -2,10 +2,13 @@
 // written by tools/demomodel/export.py and compares its log-probs with torch's.
 //
 // It streams the way the daemon does: the states fed to call c+1 are ONNX Runtime's own
-// outputs of call c, not torch's, so drift would accumulate and show.
+// outputs of call c, not torch's, so drift would accumulate and show. It runs the streams
+// twice: all of them in one batch per call, and each alone (batch 1). With -ref it runs
+// a second bundle (for example the previous export of the same weights) the same two
+// ways and compares the two models' log-probs as well.
 //
 //	SUBTITLED_ORT_LIB=$PWD/lib/libonnxruntime.so.1 go run ./tools/demomodel/ortcheck \
-//	    -vectors tools/demomodel/work/ortcheck -bundle models/demo-en
+//	    -vectors tools/demomodel/work/ortcheck -bundle models/demo-en [-ref OLD_BUNDLE]
 package main
 
 import (
@@ -27,8 +30,9 @@ type tensorFile struct {
 }
 
 type manifest struct {
-	Model string `json:"model"`
-	Calls []struct {
+	Model    string `json:"model"`
+	Features string `json:"features"`
+	Calls    []struct {
 		Inputs  []tensorFile `json:"inputs"`
 		Outputs []tensorFile `json:"outputs"`
 	} `json:"calls"`
@@ -52,73 +56,165 @@ func readF32(path string) ([]float32, error) {
 func main() {
 	vectors := flag.String("vectors", "tools/demomodel/work/ortcheck", "directory with manifest.json")
 	bundle := flag.String("bundle", "models/demo-en", "exported model bundle to check")
+	ref := flag.String("ref", "", "optional second bundle whose log-probs must match (for example the previous export)")
 	tol := flag.Float64("tol", 1e-4, "maximum allowed absolute difference")
 	flag.Parse()
-	if err := run(*vectors, *bundle, *tol); err != nil {
+	if err := run(*vectors, *bundle, *ref, *tol); err != nil {
 		fmt.Fprintln(os.Stderr, "ortcheck:", err)
 		os.Exit(1)
 	}
 }
 
-// run streams the vectors through the daemon's own runner (decoder/onnx):
-// states stay inside the runner from call to call, so any state mismatch
-// shows up in the log-probs of the following calls.
-func run(dir, bundle string, tol float64) error {
+// vectors are export.py's test vectors: per call the stacked feature windows
+// of all n streams and torch's log-probs.
+type vectors struct {
+	n      int
+	x, lp  [][]float32 // per call, [n][...] flattened
+	source string
+}
+
+func load(dir string) (*vectors, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
-		return fmt.Errorf("manifest: %w", err)
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	var m manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("manifest: %w", err)
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	if len(m.Calls) == 0 {
-		return errors.New("manifest has no calls")
+		return nil, errors.New("manifest has no calls")
 	}
+	v := &vectors{n: int(m.Calls[0].Inputs[0].Shape[0]), source: m.Features}
+	if v.source == "" {
+		v.source = "random"
+	}
+	for _, call := range m.Calls {
+		x, err := readF32(filepath.Join(dir, call.Inputs[0].File))
+		if err != nil {
+			return nil, err
+		}
+		lp, err := readF32(filepath.Join(dir, call.Outputs[0].File))
+		if err != nil {
+			return nil, err
+		}
+		if len(x)%v.n != 0 || len(lp)%v.n != 0 {
+			return nil, fmt.Errorf("%s: sizes %d, %d not multiples of %d streams", call.Inputs[0].File, len(x), len(lp), v.n)
+		}
+		v.x, v.lp = append(v.x, x), append(v.lp, lp)
+	}
+	return v, nil
+}
+
+// stream runs the vectors' calls through a bundle in the daemon's runner, all
+// streams in one batch per call when batched, else each stream alone, and
+// returns the log-probs per call, streams stacked as in the vectors.
+func stream(bundle string, v *vectors, batched bool) ([][]float32, error) {
 	bd, err := onnx.OpenBundle(bundle)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	model, err := onnx.NewModel(bd, onnx.Options{})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer model.Close()
-	n := int(m.Calls[0].Inputs[0].Shape[0])
-	streams := make([]*onnx.StreamState, n)
-	for i := range streams {
-		streams[i] = model.NewStreamState()
+	states := make([]*onnx.StreamState, v.n)
+	for i := range states {
+		states[i] = model.NewStreamState()
+	}
+	out := make([][]float32, len(v.x))
+	for c, x := range v.x {
+		per := len(x) / v.n
+		var got [][]float32
+		if batched {
+			if got, err = model.Run(x, states); err != nil {
+				return nil, fmt.Errorf("%s call %d: %w", bundle, c, err)
+			}
+		} else {
+			for s := range states {
+				lp, err := model.Run(x[s*per:(s+1)*per], states[s:s+1])
+				if err != nil {
+					return nil, fmt.Errorf("%s call %d stream %d: %w", bundle, c, s, err)
+				}
+				got = append(got, lp[0])
+			}
+		}
+		for _, g := range got {
+			out[c] = append(out[c], g...)
+		}
+	}
+	return out, nil
+}
+
+// maxDiff is the largest absolute difference of two call sequences, per call.
+func maxDiff(a, b [][]float32) ([]float64, error) {
+	d := make([]float64, len(a))
+	for c := range a {
+		if len(a[c]) != len(b[c]) {
+			return nil, fmt.Errorf("call %d: %d log-probs, want %d", c, len(a[c]), len(b[c]))
+		}
+		for i := range a[c] {
+			d[c] = math.Max(d[c], math.Abs(float64(a[c][i]-b[c][i])))
+		}
+	}
+	return d, nil
+}
+
+// run streams the vectors through the daemon's own runner (decoder/onnx):
+// states stay inside the runner from call to call, so any state mismatch
+// shows up in the log-probs of the following calls.
+func run(dir, bundle, ref string, tol float64) error {
+	v, err := load(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d streams x %d calls, features: %s\n", v.n, len(v.x), v.source)
+	type result struct{ name, a, b string }
+	runs := map[string][][]float32{"torch": v.lp}
+	bundles := []string{bundle}
+	if ref != "" {
+		bundles = append(bundles, ref)
+	}
+	for _, bd := range bundles {
+		for _, batched := range []bool{true, false} {
+			name := fmt.Sprintf("%s batch %d", bd, v.n)
+			if !batched {
+				name = bd + " batch 1"
+			}
+			if runs[name], err = stream(bd, v, batched); err != nil {
+				return err
+			}
+		}
+	}
+	cmp := []result{
+		{"bundle batched vs torch", fmt.Sprintf("%s batch %d", bundle, v.n), "torch"},
+		{"bundle solo vs torch", bundle + " batch 1", "torch"},
+	}
+	if ref != "" {
+		cmp = append(cmp,
+			result{"bundle vs ref, batched", fmt.Sprintf("%s batch %d", bundle, v.n), fmt.Sprintf("%s batch %d", ref, v.n)},
+			result{"bundle vs ref, solo", bundle + " batch 1", ref + " batch 1"},
+			result{"ref batched vs torch", fmt.Sprintf("%s batch %d", ref, v.n), "torch"})
 	}
 	worst := 0.0
-	for c, call := range m.Calls {
-		x, err := readF32(filepath.Join(dir, call.Inputs[0].File))
+	for _, r := range cmp {
+		d, err := maxDiff(runs[r.a], runs[r.b])
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", r.name, err)
 		}
-		got, err := model.Run(x, streams)
-		if err != nil {
-			return fmt.Errorf("call %d: %w", c, err)
-		}
-		want, err := readF32(filepath.Join(dir, call.Outputs[0].File))
-		if err != nil {
-			return err
-		}
-		per := len(want) / n
-		d := 0.0
-		for s := range got {
-			if len(got[s]) != per {
-				return fmt.Errorf("call %d stream %d: %d log-probs, want %d", c, s, len(got[s]), per)
-			}
-			for i, v := range got[s] {
-				d = math.Max(d, math.Abs(float64(v-want[s*per+i])))
+		w, at := 0.0, 0
+		for c, x := range d {
+			if x > w {
+				w, at = x, c
 			}
 		}
-		worst = math.Max(worst, d)
-		fmt.Printf("call %d: max abs diff %.2e\n", c, d)
+		fmt.Printf("%-26s max abs diff %.2e (call %d of %d)   [%s vs %s]\n", r.name, w, at, len(d), r.a, r.b)
+		worst = math.Max(worst, w)
 	}
 	fmt.Printf("worst max abs diff %.2e (tolerance %.0e)\n", worst, tol)
 	if worst > tol {
-		return fmt.Errorf("the daemon's runner differs from torch by %.2e", worst)
+		return fmt.Errorf("log-probs differ by %.2e", worst)
 	}
 	return nil
 }

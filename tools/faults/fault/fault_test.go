@@ -2,7 +2,11 @@ package fault
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
 	"testing"
+	"time"
 )
 
 const (
@@ -176,6 +180,33 @@ func TestFaults(t *testing.T) {
 				t.Errorf("%d null packets, %d bytes", n, len(out))
 			}
 		}},
+		{"spikes", s.BitrateSpikes(w, 40, 5, 4), func(t *testing.T, out []byte) {
+			// 200 packets in the window: 5 bursts of 5 packets, each
+			// followed by 3 nulls.
+			if n := countPID(out, NullPID); n != 5*5*3 || len(out) != len(clean)+n*PacketSize {
+				t.Fatalf("%d null packets, %d bytes", n, len(out))
+			}
+			var rest []byte
+			run, k := 0, 0 // nulls in the current run; clean packets so far
+			for i := 0; i < len(out); i += PacketSize {
+				if pid(out[i:]) != NullPID {
+					if run != 0 && run != 3 {
+						t.Fatalf("a run of %d nulls after packet %d", run, k-1)
+					}
+					run = 0
+					rest = append(rest, out[i:i+PacketSize]...)
+					k++
+					continue
+				}
+				run++
+				if j := k - 1 - 100; j < 0 || j >= 200 || j%40 >= 5 {
+					t.Fatalf("null after clean packet %d, outside a burst", k-1)
+				}
+			}
+			if !bytes.Equal(rest, clean) {
+				t.Error("the packets other than the nulls changed")
+			}
+		}},
 		{"bitflip", s.BitFlips(w, 0.01, 1), func(t *testing.T, out []byte) {
 			diff := 0
 			for i := range out {
@@ -286,6 +317,204 @@ func TestPMTChange(t *testing.T) {
 	}
 }
 
+func TestProgramChange(t *testing.T) {
+	clean := testStream(t)
+	s := mustParse(t, clean)
+	if s.Program() != 1 {
+		t.Fatalf("program %d, want 1", s.Program())
+	}
+	const prog, pmtPID, audio = 0x0BEE, 0x0F00, 0x0456
+	out, err := s.ProgramChange(0.5, prog, pmtPID, audio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(clean) {
+		t.Fatalf("%d bytes from %d", len(out), len(clean))
+	}
+	for i := 0; i < len(out); i += PacketSize {
+		p := out[i : i+PacketSize]
+		second := i >= 200*PacketSize
+		want := pid(clean[i:])
+		if second {
+			switch pid(clean[i:]) {
+			case testPMT:
+				want = pmtPID
+			case testAudio:
+				want = audio
+			}
+		}
+		if pid(p) != want {
+			t.Fatalf("packet %d on PID 0x%x, want 0x%x", i/PacketSize, pid(p), want)
+		}
+		sec := section(p)
+		if sec == nil {
+			if !bytes.Equal(p[3:], clean[i+3:i+PacketSize]) {
+				t.Fatalf("packet %d: more than the PID changed", i/PacketSize)
+			}
+			continue
+		}
+		if crc32MPEG(sec) != 0 {
+			t.Fatalf("packet %d: CRC wrong", i/PacketSize)
+		}
+		v := sec[5] >> 1 & 0x1F
+		switch sec[0] {
+		case 0x00:
+			progs := patPrograms(sec)
+			wantProg, wantPMT, wantV := uint16(1), uint16(testPMT), byte(0)
+			if second {
+				wantProg, wantPMT, wantV = prog, pmtPID, 1
+			}
+			if len(progs) != 1 || progs[0].program != wantProg || progs[0].pmtPID != wantPMT || v != wantV {
+				t.Fatalf("packet %d: PAT %+v version %d", i/PacketSize, progs, v)
+			}
+		case 0x02:
+			es := pmtStreams(sec)
+			num := uint16(sec[3])<<8 | uint16(sec[4])
+			pcr := uint16(sec[8]&0x1F)<<8 | uint16(sec[9])
+			wantProg, wantAudio := uint16(1), uint16(testAudio)
+			if second {
+				wantProg, wantAudio = prog, audio
+			}
+			if num != wantProg || es[0].pid != testVideo || es[1].pid != wantAudio || pcr != testVideo || v != 0 {
+				t.Fatalf("packet %d: PMT of program %d, streams %+v, PCR 0x%x, version %d", i/PacketSize, num, es, pcr, v)
+			}
+		}
+	}
+	after := mustParse(t, out[200*PacketSize:])
+	if after.Program() != prog || after.PMTPID() != pmtPID || after.AudioPID() != audio {
+		t.Errorf("second half: program %d, PMT 0x%x, audio 0x%x", after.Program(), after.PMTPID(), after.AudioPID())
+	}
+	for _, bad := range []struct{ prog, pmt, audio uint16 }{
+		{0, pmtPID, audio}, {1, pmtPID, audio}, // no or the same program
+		{prog, testVideo, audio}, {prog, pmtPID, testPMT}, // PIDs in use
+		{prog, pmtPID, pmtPID}, {prog, NullPID, audio}, {prog, pmtPID, 0x0001},
+	} {
+		if _, err := s.ProgramChange(0.5, bad.prog, bad.pmt, bad.audio); err == nil {
+			t.Errorf("ProgramChange(%d, 0x%x, 0x%x) accepted", bad.prog, bad.pmt, bad.audio)
+		}
+	}
+	if _, err := s.ProgramChange(1, prog, pmtPID, audio); err == nil {
+		t.Error("ProgramChange with no PAT after the change point accepted")
+	}
+}
+
+// pcrOf returns the PCR base of a packet of pcrPacket.
+func pcrOf(b []byte) int64 {
+	return int64(b[6])<<25 | int64(b[7])<<17 | int64(b[8])<<9 | int64(b[9])<<1 | int64(b[10])>>7
+}
+
+func TestPTSWrap(t *testing.T) {
+	clean := testStream(t)
+	s := mustParse(t, clean)
+	// Packet 203 is the first audio PES at or after half the stream:
+	// group 50, PTS 90000 + 50·1920.
+	out, delta, err := s.PTSWrap(0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(1<<33) - (90000 + 50*1920); delta != want {
+		t.Fatalf("shift %d, want %d", delta, want)
+	}
+	if len(out) != len(clean) {
+		t.Fatalf("%d bytes from %d", len(out), len(clean))
+	}
+	// Property: every stamp moved by the same amount mod 2^33, and the
+	// unwrapped audio clock only goes up, by the clean steps.
+	var prev int64 = -1
+	wraps := 0
+	for i := 0; i < len(out); i += PacketSize {
+		o, c := out[i:i+PacketSize], clean[i:i+PacketSize]
+		switch pid(o) {
+		case testVideo:
+			if got := pcrOf(o); got != addMod(pcrOf(c), delta) {
+				t.Fatalf("packet %d: PCR %d, want %d", i/PacketSize, got, addMod(pcrOf(c), delta))
+			}
+		case testAudio:
+			pts, dts := timestamp(o[13:]), timestamp(o[18:])
+			if pts != addMod(timestamp(c[13:]), delta) || dts != addMod(timestamp(c[18:]), delta) || o[13]>>4 != 3 || o[18]>>4 != 1 {
+				t.Fatalf("packet %d: PTS %d DTS %d", i/PacketSize, pts, dts)
+			}
+			k := i / PacketSize / 4
+			if (k == 50) != (pts == 0) {
+				t.Fatalf("PES %d: PTS %d (the wrap belongs to PES 50)", k, pts)
+			}
+			if prev >= 0 {
+				step := addMod(pts, -prev)
+				if step != 1920 {
+					t.Fatalf("PES %d: step %d, want 1920", k, step)
+				}
+				if pts < prev {
+					wraps++
+				}
+			}
+			prev = pts
+		default:
+			if !bytes.Equal(o, c) {
+				t.Fatalf("packet %d (PID 0x%x) changed", i/PacketSize, pid(o))
+			}
+		}
+	}
+	if wraps != 1 {
+		t.Errorf("%d wraps, want 1", wraps)
+	}
+	pts := mustParse(t, out).AudioPTS()
+	if len(pts) != 100 || pts[49] != 1<<33-1920 || pts[50] != 0 {
+		t.Errorf("AudioPTS: %d stamps, 49: %d, 50: %d", len(pts), pts[49], pts[50])
+	}
+	if _, _, err := s.PTSWrap(1); err == nil {
+		t.Error("PTSWrap with no audio PES after the wrap point accepted")
+	}
+}
+
+func TestStall(t *testing.T) {
+	clean := testStream(t)
+	s := mustParse(t, clean)
+	st := s.StallAt(0.5, 10*time.Second)
+	if st.At != 200*PacketSize || st.For != 10*time.Second {
+		t.Fatalf("stall %+v", st)
+	}
+	tests := []struct {
+		name  string
+		chunk int
+	}{{"packets", PacketSize}, {"datagrams", 7 * PacketSize}, {"odd", 1000}, {"whole", len(clean)}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sleeps []time.Duration
+			var sleptAt []int
+			var got []byte
+			r := &stallReader{r: bytes.NewReader(clean), st: st, sleep: func(d time.Duration) error {
+				sleeps = append(sleeps, d)
+				sleptAt = append(sleptAt, len(got))
+				return nil
+			}}
+			buf := make([]byte, tt.chunk)
+			for {
+				n, err := r.Read(buf)
+				got = append(got, buf[:n]...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(got, clean) {
+				t.Fatal("the bytes changed")
+			}
+			if len(sleeps) != 1 || sleeps[0] != st.For || sleptAt[0] != int(st.At) {
+				t.Fatalf("paused %v at %v, want once %v at %d", sleeps, sleptAt, st.For, st.At)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := st.Reader(ctx, bytes.NewReader(clean))
+	n, err := io.ReadFull(r, make([]byte, len(clean)))
+	if n != int(st.At) || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled stall: %d bytes, %v; want %d and context.Canceled", n, err, st.At)
+	}
+}
+
 func TestCRC32MPEG(t *testing.T) {
 	// The CRC-32/MPEG-2 check value.
 	if got := crc32MPEG([]byte("123456789")); got != 0x0376E6E7 {
@@ -337,7 +566,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, n := range []string{"cc", "tei", "scramble", "bitflip", "ptsjump-fwd", "pcrjump", "pmtchange"} {
+		for _, n := range []string{"cc", "tei", "scramble", "bitflip", "ptsjump-fwd", "pcrjump", "pmtchange", "programchange", "ptswrap"} {
 			if len(fx[n]) != len(data) {
 				t.Fatalf("%s: %d bytes from %d", n, len(fx[n]), len(data))
 			}

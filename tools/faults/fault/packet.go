@@ -3,10 +3,8 @@ package fault
 // pid returns the PID of packet p.
 func pid(p []byte) uint16 { return uint16(p[1]&0x1F)<<8 | uint16(p[2]) }
 
-func setPID(p []byte, v uint16) {
-	p[1] = p[1]&0xE0 | byte(v>>8)&0x1F
-	p[2] = byte(v)
-}
+// setPID changes the PID of packet p.
+func setPID(p []byte, v uint16) { put13(p[1:], v) }
 
 // payload returns the payload of p, or nil if it has none or its
 // adaptation field overruns it.
@@ -43,18 +41,26 @@ func section(p []byte) []byte {
 	return sec[:n]
 }
 
-// patPrograms returns the PMT PIDs of a PAT section.
-func patPrograms(sec []byte) []uint16 {
+// patEntry is one program of a PAT; off is the offset of its
+// program_number in the section.
+type patEntry struct {
+	program, pmtPID uint16
+	off             int
+}
+
+// patPrograms returns the programs of a PAT section (the network PID entry,
+// program 0, left out).
+func patPrograms(sec []byte) []patEntry {
 	if sec[0] != 0x00 {
 		return nil
 	}
-	var pids []uint16
+	var out []patEntry
 	for i := 8; i+4 <= len(sec)-4; i += 4 {
 		if prog := uint16(sec[i])<<8 | uint16(sec[i+1]); prog != 0 {
-			pids = append(pids, uint16(sec[i+2]&0x1F)<<8|uint16(sec[i+3]))
+			out = append(out, patEntry{program: prog, pmtPID: uint16(sec[i+2]&0x1F)<<8 | uint16(sec[i+3]), off: i})
 		}
 	}
-	return pids
+	return out
 }
 
 // esEntry is one elementary stream of a PMT; off is the offset of its
@@ -89,30 +95,49 @@ func isAudio(t byte) bool {
 	return false
 }
 
+// editSection calls f on the PSI section with the given table_id that
+// starts in p, and recomputes its CRC when f reports a change. It reports
+// whether f changed the section (false when p starts no such section, or
+// the section does not fit in p).
+func editSection(p []byte, tableID byte, f func(sec []byte) bool) bool {
+	sec := section(p)
+	if sec == nil || sec[0] != tableID || !f(sec) {
+		return false
+	}
+	crc := crc32MPEG(sec[:len(sec)-4])
+	sec[len(sec)-4], sec[len(sec)-3], sec[len(sec)-2], sec[len(sec)-1] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
+	return true
+}
+
+// bumpVersion adds one (mod 32) to a section's version_number.
+func bumpVersion(sec []byte) {
+	v := (sec[5]>>1&0x1F + 1) & 0x1F
+	sec[5] = sec[5]&0xC1 | v<<1
+}
+
+// put13 writes a 13-bit PID into b[0:2], keeping the 3 reserved bits.
+func put13(b []byte, v uint16) {
+	b[0] = b[0]&0xE0 | byte(v>>8)&0x1F
+	b[1] = byte(v)
+}
+
 // rewritePMT changes oldPID to newPID in the PMT section starting in p,
 // bumps its version_number and recomputes its CRC. It reports whether the
 // section named oldPID.
 func rewritePMT(p []byte, oldPID, newPID uint16) bool {
-	sec := section(p)
-	if sec == nil || sec[0] != 0x02 {
-		return false
-	}
-	found := false
-	for _, es := range pmtStreams(sec) {
-		if es.pid == oldPID {
-			sec[es.off+1] = sec[es.off+1]&0xE0 | byte(newPID>>8)&0x1F
-			sec[es.off+2] = byte(newPID)
-			found = true
+	return editSection(p, 0x02, func(sec []byte) bool {
+		found := false
+		for _, es := range pmtStreams(sec) {
+			if es.pid == oldPID {
+				put13(sec[es.off+1:], newPID)
+				found = true
+			}
 		}
-	}
-	if !found {
-		return false
-	}
-	v := (sec[5]>>1&0x1F + 1) & 0x1F
-	sec[5] = sec[5]&0xC1 | v<<1
-	crc := crc32MPEG(sec[:len(sec)-4])
-	sec[len(sec)-4], sec[len(sec)-3], sec[len(sec)-2], sec[len(sec)-1] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
-	return true
+		if found {
+			bumpVersion(sec)
+		}
+		return found
+	})
 }
 
 // crc32MPEG is the CRC-32/MPEG-2 of PSI sections: polynomial 0x04C11DB7,
