@@ -12,6 +12,7 @@ LDFLAGS := -X github.com/subtitled/subtitled/daemon.Version=$(VERSION)
 ORT_LIB := lib/libonnxruntime.so.1
 export SUBTITLED_ORT_LIB ?= $(CURDIR)/$(ORT_LIB)
 LISTEN ?= 127.0.0.1:8080
+FUZZJOBS ?= 1
 FUZZTIME ?= 30s
 TEST_TIMEOUT ?= 25m
 
@@ -57,9 +58,9 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## fuzz: run every fuzz target for FUZZTIME each (total executions printed at the end)
+## fuzz: run every fuzz target for FUZZTIME each, FUZZJOBS at a time (total executions printed at the end)
 fuzz:
-	GO=$(GO) tools/fuzz/run.sh $(FUZZTIME)
+	FUZZJOBS=$(FUZZJOBS) GO=$(GO) tools/fuzz/run.sh $(FUZZTIME)
 
 ## bench: the benchmarks whose figures are in docs/BENCHMARKS.md
 bench: build

@@ -101,6 +101,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 // SIGTERM (graceful shutdown) while serving SIGHUP reloads.
 func (d *daemon) run(ctx context.Context) error {
 	d.log.Info("subtitled starting", "version", Version, "config", d.path, "channels", len(d.cfg.Channels))
+	d.logCHeap()
 	if err := onnx.Setup(); err != nil {
 		return err
 	}
@@ -119,6 +120,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	defer d.whip.Close()
 	d.metrics.reg.MustRegister(newChannelCollector(d))
+	d.metrics.reg.MustRegister(newCHeapCollector())
 	ln, err := net.Listen("tcp", d.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", d.cfg.Listen, err)

@@ -35,7 +35,7 @@ type metrics struct {
 	callSeconds     *prometheus.HistogramVec
 }
 
-var latencyBuckets = []float64{0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 30}
+var latencyBuckets = []float64{0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 2.75, 3, 3.5, 4, 5, 7.5, 10, 15, 30}
 
 func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}

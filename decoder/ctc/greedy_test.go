@@ -27,6 +27,31 @@ func frames(v int, p float64, ids ...int) []float32 {
 	return out
 }
 
+// oneHot builds log-probs [len(ids)][v] that are 0 for ids[i] in frame i and
+// -9 for every other token.
+func oneHot(v int, ids ...int) []float32 {
+	out := make([]float32, 0, len(ids)*v)
+	for _, id := range ids {
+		row := make([]float32, v)
+		for j := range row {
+			row[j] = -9
+		}
+		row[id] = 0
+		out = append(out, row...)
+	}
+	return out
+}
+
+// mustGreedy is NewGreedy with blank 0 that fails the test on an error.
+func mustGreedy(t *testing.T, tok *Tokens, subsampling int, anchor int64) *Greedy {
+	t.Helper()
+	g, err := NewGreedy(tok, 0, subsampling, anchor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 func TestGreedy(t *testing.T) {
 	tok := mustTokens(t, letters)
 	const R, anchor = 4, 1000
@@ -46,10 +71,7 @@ func TestGreedy(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g, err := NewGreedy(tok, 0, R, anchor)
-			if err != nil {
-				t.Fatal(err)
-			}
+			g := mustGreedy(t, tok, R, anchor)
 			if err := g.Accept(frames(tok.Len(), 0.9, tc.ids...)); err != nil {
 				t.Fatal(err)
 			}
@@ -121,24 +143,9 @@ func TestGreedyErrors(t *testing.T) {
 }
 
 func TestGreedyTrailingBlanksAndCut(t *testing.T) {
-	tok, err := ParseTokens(strings.NewReader("<blk> 0\n▁a 1\nb 2\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := NewGreedy(tok, 0, 4, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	row := func(id int) []float32 {
-		r := []float32{-9, -9, -9}
-		r[id] = 0
-		return r
-	}
-	var lp []float32
-	for _, id := range []int{1, 1, 2, 0, 0, 0} {
-		lp = append(lp, row(id)...)
-	}
-	if err := g.Accept(lp); err != nil {
+	tok := mustTokens(t, "<blk> 0\n▁a 1\nb 2\n")
+	g := mustGreedy(t, tok, 4, 1000)
+	if err := g.Accept(oneHot(3, 1, 1, 2, 0, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if g.TrailingBlanks() != 3 {
@@ -151,7 +158,7 @@ func TestGreedyTrailingBlanksAndCut(t *testing.T) {
 	if g.Frames() != 0 || g.TrailingBlanks() != 0 || len(g.Words()) != 0 {
 		t.Fatalf("cut did not start a new segment")
 	}
-	if err := g.Accept(row(1)); err != nil {
+	if err := g.Accept(oneHot(3, 1)); err != nil {
 		t.Fatal(err)
 	}
 	// The new segment's frame 0 is output frame 6 of the old one.
@@ -164,20 +171,8 @@ func TestGreedyTrailingBlanksAndCut(t *testing.T) {
 // trained on single sentences emit "agree" then "and" across a sentence
 // pause with no "▁" between them.
 func TestGreedyPauseBreak(t *testing.T) {
-	tok, err := ParseTokens(strings.NewReader("<blk> 0\n▁ 1\na 2\nb 3\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := mustTokens(t, "<blk> 0\n▁ 1\na 2\nb 3\n")
 	const blank, a, b = 0, 2, 3
-	frames := func(ids ...int) []float32 {
-		out := make([]float32, 0, len(ids)*4)
-		for _, id := range ids {
-			row := []float32{-9, -9, -9, -9}
-			row[id] = 0
-			out = append(out, row...)
-		}
-		return out
-	}
 	// R = 4: 40 ms output frames; the 400 ms default is 10 frames.
 	tests := []struct {
 		name  string
@@ -192,12 +187,9 @@ func TestGreedyPauseBreak(t *testing.T) {
 		{"repeat after a pause is a new letter", []int{a, blank, blank, blank, blank, blank, blank, blank, blank, blank, blank, a}, DefaultPauseBreak, "a a"},
 	}
 	for _, tc := range tests {
-		g, err := NewGreedy(tok, 0, 4, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g := mustGreedy(t, tok, 4, 0)
 		g.SetPauseBreak(tc.pause)
-		if err := g.Accept(frames(tc.ids...)); err != nil {
+		if err := g.Accept(oneHot(4, tc.ids...)); err != nil {
 			t.Fatal(err)
 		}
 		if got := g.Text(); got != tc.want {
@@ -208,26 +200,9 @@ func TestGreedyPauseBreak(t *testing.T) {
 
 // Punctuation after a pause still attaches to the word before it.
 func TestGreedyPauseKeepsPunctuation(t *testing.T) {
-	tok, err := ParseTokens(strings.NewReader("<blk> 0\n▁ok 1\n. 2\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := NewGreedy(tok, 0, 4, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	row := func(id int) []float32 {
-		r := []float32{-9, -9, -9}
-		r[id] = 0
-		return r
-	}
-	var lp []float32
-	lp = append(lp, row(1)...)
-	for range 20 {
-		lp = append(lp, row(0)...)
-	}
-	lp = append(lp, row(2)...)
-	if err := g.Accept(lp); err != nil {
+	g := mustGreedy(t, mustTokens(t, "<blk> 0\n▁ok 1\n. 2\n"), 4, 0)
+	ids := append(append([]int{1}, make([]int, 20)...), 2) // ▁ok, 20 blanks, "."
+	if err := g.Accept(oneHot(3, ids...)); err != nil {
 		t.Fatal(err)
 	}
 	if got := g.Text(); got != "ok." {

@@ -20,27 +20,24 @@ func BenchmarkRun(b *testing.B) {
 	c := m.Contract()
 	for _, n := range []int{1, 8} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(1, 2))
-			x := make([]float32, n*c.ChunkFrames*c.FeatureDim)
-			for i := range x {
-				x[i] = -16 + 20*rng.Float32()
-			}
-			states := make([]*StreamState, n)
-			for i := range states {
-				states[i] = m.NewStreamState()
-			}
-			if _, err := m.Run(x, states); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := m.Run(x, states); err != nil {
-					b.Fatal(err)
-				}
-			}
+			x := noise(n*c.ChunkFrames*c.FeatureDim, 1, 2, -16, 20)
+			benchRun(b, m, x, streamStates(m, n))
 			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "stream-chunks/s")
 		})
+	}
+}
+
+// benchRun times b.N calls of m.Run(x, states) after an untimed first one.
+func benchRun(b *testing.B, m *Model, x []float32, states []*StreamState) {
+	if _, err := m.Run(x, states); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.Run(x, states); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -54,26 +51,49 @@ func openDemo(b *testing.B) *Model {
 	if dir == "" {
 		dir = filepath.Join(repoRoot, "models", "demo-en")
 	}
-	bu, err := OpenBundle(dir)
-	if err != nil {
-		b.Fatal(err)
+	return openCTC(b, dir)
+}
+
+// noise returns n values uniform in [lo, lo+span) from a PCG(seed, stream).
+func noise(n int, seed, stream uint64, lo, span float32) []float32 {
+	rng := rand.New(rand.NewPCG(seed, stream))
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = lo + span*rng.Float32()
 	}
-	m, err := NewModel(bu, Options{Threads: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close() })
-	return m
+	return x
 }
 
 // demoWindows returns n feature windows of log-mel-like values.
 func demoWindows(c Contract, n int) []float32 {
-	rng := rand.New(rand.NewPCG(3, 4))
-	x := make([]float32, n*c.ChunkFrames*c.FeatureDim)
-	for i := range x {
-		x[i] = -12 + 16*rng.Float32()
+	return noise(n*c.ChunkFrames*c.FeatureDim, 3, 4, -12, 16)
+}
+
+// warmBatch makes one call for a batch of n streams, which creates the
+// batch's tensors.
+func warmBatch(b *testing.B, m *Model, n int) {
+	if _, err := m.Run(demoWindows(m.Contract(), n), streamStates(m, n)); err != nil {
+		b.Fatal(err)
 	}
-	return x
+}
+
+// parallelOps runs op b.N times on each of len(sts) goroutines, one per
+// streamer, and waits for them; a failed op ends its goroutine.
+func parallelOps[S any](b *testing.B, sts []S, op func(S) error) {
+	var wg sync.WaitGroup
+	for _, st := range sts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < b.N; i++ {
+				if err := op(st); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // BenchmarkDemoModelRTF is the real-time factor of the demo model alone on
@@ -83,17 +103,7 @@ func BenchmarkDemoModelRTF(b *testing.B) {
 	m := openDemo(b)
 	c := m.Contract()
 	x := demoWindows(c, 1)
-	st := []*StreamState{m.NewStreamState()}
-	if _, err := m.Run(x, st); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := m.Run(x, st); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRun(b, m, x, streamStates(m, 1))
 	perCall := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(perCall/(float64(c.ChunkShift)*0.010), "rtf")
 }
@@ -112,11 +122,7 @@ func BenchmarkDemoModelBatch(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
 			x := demoWindows(c, n)
 			w := c.ChunkFrames * c.FeatureDim
-			batched := make([]*StreamState, n)
-			solo := make([]*StreamState, n)
-			for i := range batched {
-				batched[i], solo[i] = m.NewStreamState(), m.NewStreamState()
-			}
+			batched, solo := streamStates(m, n), streamStates(m, n)
 			if _, err := m.Run(x, batched); err != nil {
 				b.Fatal(err)
 			}
@@ -163,39 +169,14 @@ func BenchmarkDemoScheduler(b *testing.B) {
 	window := demoWindows(c, 1)
 	for _, n := range []int{1, 8, 16, 32} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			warm := make([]*StreamState, n) // creates the batch's tensors
-			for i := range warm {
-				warm[i] = m.NewStreamState()
-			}
-			if _, err := m.Run(demoWindows(c, n), warm); err != nil {
-				b.Fatal(err)
-			}
+			warmBatch(b, m, n)
 			var model time.Duration // written by the scheduler goroutine only
 			s := NewScheduler(m, SchedulerOptions{MaxBatch: n, Wait: time.Second,
 				OnBatch: func(_ int, d time.Duration) { model += d }})
 			defer s.Close()
-			sts := make([]*Streamer, n)
-			for i := range sts {
-				var err error
-				if sts[i], err = s.NewStreamer(0); err != nil {
-					b.Fatal(err)
-				}
-			}
+			sts := streamers(b, n, s.NewStreamer)
 			b.ResetTimer()
-			var wg sync.WaitGroup
-			for _, st := range sts {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := 0; i < b.N; i++ {
-						if err := st.Accept(window); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			parallelOps(b, sts, func(st *Streamer) error { return st.Accept(window) })
 			b.StopTimer()
 			s.Close() // every OnBatch has returned
 			st := s.Stats()
@@ -239,39 +220,16 @@ func BenchmarkDemoSchedulerOwn(b *testing.B) {
 	}{{1, "resident"}, {8, "resident"}, {32, "resident"}, {1, "copied"}, {8, "copied"}, {32, "copied"}} {
 		n := bc.n
 		b.Run(fmt.Sprintf("states=%s/batch=%d", bc.states, n), func(b *testing.B) {
-			warm := make([]*StreamState, n)
-			for i := range warm {
-				warm[i] = m.NewStreamState()
-			}
-			if _, err := m.Run(demoWindows(c, n), warm); err != nil {
-				b.Fatal(err)
-			}
+			warmBatch(b, m, n)
 			s := NewScheduler(m, SchedulerOptions{MaxBatch: n, Wait: time.Second})
 			defer s.Close()
-			sts := make([]*Streamer, n)
-			for i := range sts {
-				var err error
-				if sts[i], err = s.NewStreamer(0); err != nil {
-					b.Fatal(err)
-				}
-				sts[i].st.home.stay = bc.states == "resident"
+			sts := streamers(b, n, s.NewStreamer)
+			for _, st := range sts {
+				st.st.home.stay = bc.states == "resident"
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			var wg sync.WaitGroup
-			for _, st := range sts {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := 0; i < b.N; i++ {
-						if _, err := s.do(st.req, window); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			parallelOps(b, sts, func(st *Streamer) error { return st.run(window) })
 			b.StopTimer()
 			s.Close()
 			st := s.Stats()
@@ -290,42 +248,21 @@ func BenchmarkDemoSchedulerOwn(b *testing.B) {
 func BenchmarkTransducerScheduler(b *testing.B) {
 	m := openFamily(b, FamilyZipformer2, transducer.Options{})
 	p := m.Params()
-	rng := rand.New(rand.NewPCG(5, 6))
-	window := make([]float32, p.ChunkShift*p.FeatureDim)
-	for i := range window {
-		window[i] = -12 + 16*rng.Float32()
-	}
+	window := noise(p.ChunkShift*p.FeatureDim, 5, 6, -12, 16)
 	for _, n := range []int{1, 8, 32} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
 			s := NewTransducerScheduler(m, SchedulerOptions{MaxBatch: n, Wait: time.Second})
 			defer s.Close()
-			sts := make([]*TransducerStreamer, n)
-			for i := range sts {
-				var err error
-				if sts[i], err = s.NewStreamer(0); err != nil {
-					b.Fatal(err)
-				}
+			sts := streamers(b, n, s.NewStreamer)
+			for _, st := range sts {
 				// Prime the look-ahead: every later window makes one call.
-				if err := sts[i].Accept(make([]float32, (p.ChunkFrames-p.ChunkShift)*p.FeatureDim)); err != nil {
+				if err := st.Accept(make([]float32, (p.ChunkFrames-p.ChunkShift)*p.FeatureDim)); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			var wg sync.WaitGroup
-			for _, st := range sts {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := 0; i < b.N; i++ {
-						if err := st.Accept(window); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			parallelOps(b, sts, func(st *TransducerStreamer) error { return st.Accept(window) })
 			b.StopTimer()
 			s.Close()
 			st := s.Stats()

@@ -150,12 +150,7 @@ func TestStreamerBeamSearch(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, st := range []*Streamer{greedy, direct, batched} {
-			if err := st.Accept(s.frames); err != nil {
-				t.Fatal(err)
-			}
-			if err := st.Finish(); err != nil {
-				t.Fatal(err)
-			}
+			acceptAll(t, st, s.frames)
 		}
 		batched.Close()
 		if _, ok := direct.Search().(*ctc.Beam); !ok {

@@ -1,9 +1,7 @@
 package onnx
 
 import (
-	"encoding/json"
 	"errors"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -25,31 +23,22 @@ import (
 
 var nemoTransducers = []string{FamilyNeMoTransducer, "nemotron"}
 
-// nemoSound is one entry of testdata/models/families/nemo_sounds.json.
+// nemoSound is one entry of testdata/models/families/nemo_sounds.json: a
+// sound of the icefall table's kind, or one that emits two tokens.
 type nemoSound struct {
-	Class  int      `json:"class"`
-	Name   string   `json:"name"`
-	Band   int      `json:"band"`
-	Token  string   `json:"token"`
-	Ditto  int      `json:"ditto"`
+	sound
 	Tokens []string `json:"tokens"`
 }
 
 func loadNeMoSounds(t testing.TB) map[string]nemoSound {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "models", "families", "nemo_sounds.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var st struct {
 		Subsampling int         `json:"subsampling"`
 		Pick        int         `json:"pick"`
 		Silence     float32     `json:"silence"`
 		Sounds      []nemoSound `json:"sounds"`
 	}
-	if err := json.Unmarshal(data, &st); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, filepath.Join(repoRoot, "testdata", "models", "families", "nemo_sounds.json"), &st)
 	if st.Subsampling != 8 || st.Pick != nemoPick || st.Silence != silence || len(st.Sounds) != 19 {
 		t.Fatalf("nemo_sounds.json: %+v", st)
 	}
@@ -77,34 +66,8 @@ func (u fut) len() int { return len(u.frames) / u.dim }
 func sayNeMo(t testing.TB, F int, seed uint64, lead, tail int, names ...string) fut {
 	t.Helper()
 	table := loadNeMoSounds(t)
-	rng := rand.New(rand.NewPCG(seed, 9))
-	u := fut{dim: F}
-	add := func(n, band int) {
-		for range n {
-			fr := make([]float32, F)
-			for b := range fr {
-				fr[b] = silence + rng.Float32()
-			}
-			if band >= 0 {
-				fr[band] = rng.Float32()*2 - 1
-			}
-			u.frames = append(u.frames, fr...)
-		}
-	}
-	add(lead, -1)
-	for _, n := range names {
-		s, ok := table[n]
-		if !ok {
-			t.Fatalf("no sound %q", n)
-		}
-		u.sounds = append(u.sounds, n)
-		u.onsets = append(u.onsets, len(u.frames)/F)
-		add(10+rng.IntN(13), s.Band)
-		u.ends = append(u.ends, len(u.frames)/F)
-		add(8+rng.IntN(7), -1)
-	}
-	add(tail, -1)
-	return u
+	band := func(n string) (int, bool) { s, ok := table[n]; return s.Band, ok }
+	return fut{sayWith(t, rand.New(rand.NewPCG(seed, 9)), F, lead, tail, band, names), F}
 }
 
 // nemoExpected is what the NeMo fixtures' design says an utterance decodes
@@ -181,20 +144,6 @@ var (
 	nemoText = "The cats sat on a mat, ha ha. New York, New York York caf\u00e9 a."
 )
 
-func openCTCFamily(t testing.TB, family string) *Model {
-	t.Helper()
-	b, err := OpenBundle(familyDir(family))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewModel(b, Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
-
 // ctcUtterance is the family's test utterance for a seed.
 func ctcUtterance(t testing.TB, family string, seed uint64, lead, tail int) fut {
 	if family == FamilyZipformer2CTC {
@@ -206,23 +155,7 @@ func ctcUtterance(t testing.TB, family string, seed uint64, lead, tail int) fut 
 // streamCTC streams u through a fresh CTC streamer in ragged pieces.
 func streamCTC(t testing.TB, m *Model, u fut, anchor int64, seed uint64) *Streamer {
 	t.Helper()
-	s, err := m.NewStreamer(anchor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(seed, 3))
-	F := u.dim
-	for from := 0; from < u.len(); {
-		n := min(u.len()-from, 1+rng.IntN(60))
-		if err := s.Accept(u.frames[from*F : (from+n)*F]); err != nil {
-			t.Fatal(err)
-		}
-		from += n
-	}
-	if err := s.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return fedStreamer(t, m.NewStreamer, anchor, u.frames, u.dim, randomPieces(seed, 3, 60))
 }
 
 func TestNewFamiliesDetected(t *testing.T) {
@@ -267,7 +200,7 @@ func TestCTCFamilyContracts(t *testing.T) {
 		{FamilyNeMoCTC, FeatureNeMo, 57, 48, 8, 17, 3, "cache_last_channel[N,2,10,24]", 0, true, []int{0, 0, 0, 0},
 			"inputs: audio_signal[?,80,?] float32, length[?] int64, cache_last_channel[?,2,10,24] float32"},
 	} {
-		m := openCTCFamily(t, tc.family)
+		m := openCTC(t, familyDir(tc.family))
 		b, c := m.Bundle(), m.Contract()
 		if c.Family != tc.family || c.FeatureType != tc.feature || c.FeatureDim != 80 || c.ChunkFrames != tc.T ||
 			c.ChunkShift != tc.S || c.Subsampling != tc.R || c.BlankID != tc.blank || len(c.States) != tc.k ||
@@ -341,7 +274,7 @@ func TestCTCFamiliesDecode(t *testing.T) {
 	const anchor = 270_000
 	for _, family := range []string{FamilyZipformer2CTC, FamilyNeMoCTC} {
 		t.Run(family, func(t *testing.T) {
-			m := openCTCFamily(t, family)
+			m := openCTC(t, familyDir(family))
 			c := m.Contract()
 			text := map[string]string{FamilyZipformer2CTC: z2ctcText, FamilyNeMoCTC: nemoCTCText}[family]
 			for seed := uint64(1); seed <= 3; seed++ {
@@ -399,41 +332,11 @@ func z2ctcExpected(t testing.TB, u utterance, tok *ctc.Tokens) (ids []int, frame
 	return ids, frames
 }
 
-func openNeMo(t testing.TB, dir string, search transducer.Options) *TransducerModel {
-	t.Helper()
-	b, err := OpenTransducer(familyDir(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewTransducerModel(b, TransducerOptions{Options: Options{Threads: 1}, Search: search})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
-
 // decodeNeMoSolo streams an utterance through a fresh streamer in ragged
 // pieces.
 func decodeNeMoSolo(t testing.TB, m *TransducerModel, u fut, anchor int64, seed uint64) *TransducerStreamer {
 	t.Helper()
-	s, err := m.NewStreamer(anchor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(seed, 5))
-	F := u.dim
-	for from := 0; from < u.len(); {
-		n := min(u.len()-from, 1+rng.IntN(70))
-		if err := s.Accept(u.frames[from*F : (from+n)*F]); err != nil {
-			t.Fatal(err)
-		}
-		from += n
-	}
-	if err := s.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return fedStreamer(t, m.NewStreamer, anchor, u.frames, u.dim, randomPieces(seed, 5, 70))
 }
 
 // NeMo greedy through the FastConformer (80 bins, 80 ms chunks) and
@@ -443,7 +346,7 @@ func TestNeMoTransducerDecode(t *testing.T) {
 	const anchor = 90_000
 	for _, dir := range nemoTransducers {
 		t.Run(dir, func(t *testing.T) {
-			m := openNeMo(t, dir, transducer.Options{})
+			m := openFamily(t, dir, transducer.Options{})
 			p := m.Params()
 			for seed := uint64(1); seed <= 3; seed++ {
 				u := sayNeMo(t, p.FeatureDim, seed, 16+int(seed)*3, 20, nemoSentence...)
@@ -477,9 +380,9 @@ func TestNeMoTransducerDecode(t *testing.T) {
 	}
 }
 
-// decodeCTCWith decodes u one window at a time through Model.Run, applying
-// tamper to the state before every call but the first.
-func decodeCTCWith(t *testing.T, m *Model, u fut, tamper func(st *StreamState)) string {
+// decodeCTCWith decodes frames ([L][F]) one window at a time through
+// Model.Run, applying tamper to the state before every call but the first.
+func decodeCTCWith(t *testing.T, m *Model, frames []float32, tamper func(st *StreamState)) string {
 	t.Helper()
 	c := m.Contract()
 	T, S, F := c.ChunkFrames, c.ChunkShift, c.FeatureDim
@@ -489,11 +392,11 @@ func decodeCTCWith(t *testing.T, m *Model, u fut, tamper func(st *StreamState)) 
 		t.Fatal(err)
 	}
 	w := make([]float32, T*F)
-	for call := 0; call*S < u.len(); call++ {
+	for call := 0; call*S*F < len(frames); call++ {
 		for i := range w {
 			w[i] = c.PadValue
 		}
-		copy(w, u.frames[call*S*F:])
+		copy(w, frames[call*S*F:])
 		if call > 0 {
 			tamper(st)
 		}
@@ -512,26 +415,16 @@ func decodeCTCWith(t *testing.T, m *Model, u fut, tamper func(st *StreamState)) 
 // before each call changes the transcript.
 func TestCTCFamiliesStateFeedbackMatters(t *testing.T) {
 	for _, family := range []string{FamilyZipformer2CTC, FamilyNeMoCTC} {
-		m := openCTCFamily(t, family)
+		m := openCTC(t, familyDir(family))
 		text := map[string]string{FamilyZipformer2CTC: z2ctcText, FamilyNeMoCTC: nemoCTCText}[family]
 		u := ctcUtterance(t, family, 11, 21, 20)
-		if got := decodeCTCWith(t, m, u, func(*StreamState) {}); got != text {
-			t.Fatalf("%s: fed back: %q", family, got)
-		}
-		got := decodeCTCWith(t, m, u, func(st *StreamState) { st.Reset() })
-		t.Logf("%s without state feedback: %q", family, got)
-		if got == text {
-			t.Errorf("%s: decoding without state feedback gives the right text %q", family, got)
-		}
-		for j, info := range m.Contract().States {
-			got := decodeCTCWith(t, m, u, func(st *StreamState) {
+		checkStatesMatter(t, family, text, m.Contract().States,
+			func(tamper func(*StreamState)) string { return decodeCTCWith(t, m, u.frames, tamper) },
+			(*StreamState).Reset,
+			func(st *StreamState, j int) {
 				clear(st.data[j])
 				clear(st.i64[j])
 			})
-			if got == text {
-				t.Errorf("%s: zeroing state %d (%s) before each call does not change the text", family, j, info.Name)
-			}
-		}
 	}
 }
 
@@ -588,26 +481,10 @@ func (z zeroStateNet) RunDecoder(tokens []int32, states, out, next []float32) er
 // LSTM states: zeroing any of them changes the transcript.
 func TestNeMoStateFeedbackMatters(t *testing.T) {
 	for _, dir := range nemoTransducers {
-		m := openNeMo(t, dir, transducer.Options{})
+		m := openFamily(t, dir, transducer.Options{})
 		p := m.Params()
 		u := sayNeMo(t, p.FeatureDim, 12, 17, 20, nemoSentence...)
-		if got := decodeWith(t, m, u.utterance, func(*EncoderState) {}); got != nemoText {
-			t.Fatalf("%s: fed back: %q", dir, got)
-		}
-		got := decodeWith(t, m, u.utterance, func(st *EncoderState) { st.Reset() })
-		t.Logf("%s without encoder state feedback: %q", dir, got)
-		if got == nemoText {
-			t.Errorf("%s: decoding without encoder state feedback gives the right text", dir)
-		}
-		for j, info := range p.States {
-			got := decodeWith(t, m, u.utterance, func(st *EncoderState) {
-				clear(st.f32[j])
-				clear(st.i64[j])
-			})
-			if got == nemoText {
-				t.Errorf("%s: zeroing encoder state %d (%s) before each call does not change the text", dir, j, info.Name)
-			}
-		}
+		checkEncoderStatesMatter(t, dir+" encoder", m, u.utterance, nemoText)
 		if got := nemoDecodeWith(t, m, u, ""); got != nemoText {
 			t.Fatalf("%s: prediction network fed back: %q", dir, got)
 		}
@@ -627,11 +504,11 @@ func TestNeMoStateFeedbackMatters(t *testing.T) {
 // refuses modified beam search.
 func TestNeMoSearchOptions(t *testing.T) {
 	u := sayNeMo(t, 80, 4, 20, 20, "NEW_YORK", "A", "NEW_YORK")
-	m := openNeMo(t, FamilyNeMoTransducer, transducer.Options{MaxSymbolsPerFrame: 1})
+	m := openFamily(t, FamilyNeMoTransducer, transducer.Options{MaxSymbolsPerFrame: 1})
 	if got := decodeNeMoSolo(t, m, u, 0, 1).Text(); got != "New a New" {
 		t.Errorf("one symbol per frame: %q", got)
 	}
-	m = openNeMo(t, FamilyNeMoTransducer, transducer.Options{})
+	m = openFamily(t, FamilyNeMoTransducer, transducer.Options{})
 	if got := decodeNeMoSolo(t, m, u, 0, 1).Text(); got != "New York a New York" {
 		t.Errorf("default: %q", got)
 	}
@@ -656,74 +533,21 @@ func TestNeMoBatchEqualsSolo(t *testing.T) {
 	}
 	for _, dir := range nemoTransducers {
 		t.Run(dir, func(t *testing.T) {
-			m := openNeMo(t, dir, transducer.Options{})
+			m := openFamily(t, dir, transducer.Options{})
 			F := m.Params().FeatureDim
-			var us []fut
+			var frames [][]float32
 			var solo []*TransducerStreamer
 			for i, sc := range scripts {
 				u := sayNeMo(t, F, uint64(30+i), 16+9*i, 10+13*i, sc...)
-				us = append(us, u)
+				frames = append(frames, u.frames)
 				solo = append(solo, decodeNeMoSolo(t, m, u, int64(i)*100_000, 1))
 			}
-			ss := make([]*TransducerStreamer, len(scripts))
-			for i := range ss {
-				var err error
-				if ss[i], err = m.NewStreamer(int64(i) * 100_000); err != nil {
-					t.Fatal(err)
-				}
-			}
-			pos := make([]int, len(scripts))
-			batches := 0
-			for step := 0; ; step++ {
-				for i, s := range ss {
-					if step < 5*i || s.finished {
-						continue
-					}
-					n := min(us[i].len()-pos[i], 7+5*i)
-					if err := s.Push(us[i].frames[pos[i]*F : (pos[i]+n)*F]); err != nil {
-						t.Fatal(err)
-					}
-					if pos[i] += n; pos[i] == us[i].len() {
-						s.InputFinished()
-					}
-				}
-				var ready []*TransducerStreamer
-				for _, s := range ss {
-					if s.Ready() {
-						ready = append(ready, s)
-					}
-				}
-				if len(ready) == 0 {
-					if slices.IndexFunc(ss, func(s *TransducerStreamer) bool { return !s.finished }) < 0 {
-						break
-					}
-					continue
-				}
-				if len(ready) > 1 {
-					batches++
-				}
-				if err := m.DecodeStreams(ready); err != nil {
-					t.Fatal(err)
-				}
-			}
+			ss, batches := decodeStaggered(t, m, frames, F)
 			if batches == 0 {
 				t.Fatal("no call had more than one stream")
 			}
 			for i := range ss {
-				a, b := ss[i].Search(), solo[i].Search()
-				if !reflect.DeepEqual(a.Tokens(), b.Tokens()) || !reflect.DeepEqual(a.TokenFrames(), b.TokenFrames()) {
-					t.Errorf("stream %d: batched %v at %v, solo %v at %v", i, a.Tokens(), a.TokenFrames(), b.Tokens(), b.TokenFrames())
-				}
-				wa, wb := ss[i].Words(), solo[i].Words()
-				if len(wa) != len(wb) {
-					t.Fatalf("stream %d: words %+v vs %+v", i, wa, wb)
-				}
-				for k := range wa {
-					if wa[k].Text != wb[k].Text || wa[k].Start != wb[k].Start || wa[k].End != wb[k].End ||
-						math.Abs(float64(wa[k].Conf-wb[k].Conf)) > 1e-5 {
-						t.Errorf("stream %d word %d: batched %+v, solo %+v", i, k, wa[k], wb[k])
-					}
-				}
+				checkSameAsSolo(t, i, ss[i], solo[i])
 			}
 			if ss[0].Text() != nemoText || ss[1].Text() != "New York York, ha ha caf\u00e9" || ss[2].Text() != "a mat mat." {
 				t.Errorf("texts %q, %q, %q", ss[0].Text(), ss[1].Text(), ss[2].Text())
@@ -736,44 +560,26 @@ func TestNeMoBatchEqualsSolo(t *testing.T) {
 // exactly its solo outputs and states.
 func TestNewFamiliesEncoderBatchExact(t *testing.T) {
 	for _, dir := range nemoTransducers {
-		m := openNeMo(t, dir, transducer.Options{})
+		m := openFamily(t, dir, transducer.Options{})
 		p := m.Params()
 		u := sayNeMo(t, p.FeatureDim, 3, 16, 200, nemoSentence...)
 		w := p.ChunkFrames * p.FeatureDim
 		solo := []*EncoderState{m.NewEncoderState(), m.NewEncoderState(), m.NewEncoderState()}
 		batch := []*EncoderState{m.NewEncoderState(), m.NewEncoderState(), m.NewEncoderState()}
-		for c := 0; c < 12; c++ {
-			x := make([]float32, 0, 3*w)
-			for i := range solo {
-				off := ((c*p.ChunkShift + 37*i) % (u.len() - p.ChunkFrames)) * p.FeatureDim
-				win := u.frames[off : off+w]
-				x = append(x, win...)
-				if _, err := m.RunEncoder(win, solo[i:i+1]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := m.RunEncoder(x, batch); err != nil {
-				t.Fatal(err)
-			}
-			for i := range solo {
-				if !reflect.DeepEqual(solo[i].out, batch[i].out) || !reflect.DeepEqual(solo[i].f32, batch[i].f32) ||
-					!reflect.DeepEqual(solo[i].i64, batch[i].i64) {
-					t.Fatalf("%s call %d stream %d: batched outputs/states differ from solo", dir, c, i)
-				}
-			}
-		}
+		checkEncoderBatchEqualsSolo(t, dir, m, 12, solo, batch, func(c, i int) []float32 {
+			off := ((c*p.ChunkShift + 37*i) % (u.len() - p.ChunkFrames)) * p.FeatureDim
+			return u.frames[off : off+w]
+		})
 		if solo[0].i64[2][0] != 6 && solo[0].i64[2][0] != 8 {
 			t.Errorf("%s: cache_last_channel_len %d after 12 calls, want the cache size", dir, solo[0].i64[2][0])
 		}
 	}
 	for _, family := range []string{FamilyZipformer2CTC, FamilyNeMoCTC} {
-		m := openCTCFamily(t, family)
+		m := openCTC(t, familyDir(family))
 		c := m.Contract()
 		u := ctcUtterance(t, family, 5, 16, 200)
 		w := c.ChunkFrames * c.FeatureDim
-		solo := []*StreamState{m.NewStreamState(), m.NewStreamState(), m.NewStreamState()}
-		batch := []*StreamState{m.NewStreamState(), m.NewStreamState(), m.NewStreamState()}
-		checkBatchEqualsSolo(t, family, 8, solo, batch,
+		checkBatchEqualsSolo(t, family, 8, streamStates(m, 3), streamStates(m, 3),
 			func(call, i int) []float32 {
 				off := ((call*c.ChunkShift + 29*i) % (u.len() - c.ChunkFrames)) * c.FeatureDim
 				return u.frames[off : off+w]
@@ -790,7 +596,7 @@ func TestNewFamiliesEncoderBatchExact(t *testing.T) {
 func TestCTCFamiliesSchedulerEqualsSolo(t *testing.T) {
 	for _, family := range []string{FamilyZipformer2CTC, FamilyNeMoCTC} {
 		t.Run(family, func(t *testing.T) {
-			m := openCTCFamily(t, family)
+			m := openCTC(t, familyDir(family))
 			var us []fut
 			var solo [][]decoder.Word
 			for i := range 3 {
@@ -802,45 +608,56 @@ func TestCTCFamiliesSchedulerEqualsSolo(t *testing.T) {
 			// A long batch wait lets ready streams meet (no assertion on it).
 			sched := NewScheduler(m, SchedulerOptions{MaxBatch: 3, Wait: 500 * time.Millisecond})
 			defer sched.Close()
-			got := make([][]decoder.Word, 3)
-			errs := make([]error, 3)
-			ss := make([]*Streamer, 3)
-			for i := range ss {
-				var err error
-				if ss[i], err = sched.NewStreamer(int64(i) * 50_000); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var wg sync.WaitGroup
-			for i, u := range us {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					s := ss[i]
-					defer s.Close()
-					F := u.dim
-					for from := 0; from < u.len() && errs[i] == nil; from += 13 + 4*i {
-						errs[i] = s.Accept(u.frames[from*F : min(u.len(), from+13+4*i)*F])
-					}
-					if errs[i] == nil {
-						errs[i] = s.Finish()
-					}
-					got[i] = s.Words()
-				}()
-			}
-			wg.Wait()
-			for i := range us {
-				if errs[i] != nil {
-					t.Fatal(errs[i])
-				}
-				if !reflect.DeepEqual(got[i], solo[i]) {
-					t.Errorf("stream %d: scheduled %+v\nsolo %+v", i, got[i], solo[i])
-				}
-			}
+			checkScheduledEqualsSolo(t, sched, us, solo, 50_000, func(i int) int { return 13 + 4*i }, nil, (*Streamer).Words)
 			if st := sched.Stats(); st.MaxBatchSeen < 2 {
 				t.Logf("%s: no batch of more than one stream (%+v)", family, st)
 			}
 		})
+	}
+}
+
+// checkScheduledEqualsSolo runs each utterance through its own streamer of
+// sched (us[i] anchored at i·spacing) on its own goroutine, fed in pieces
+// of step(i) frames, and fails when result of a streamer differs from solo.
+// With after set, stream i starts once stream after(i) has left (at once
+// when after(i) is negative).
+func checkScheduledEqualsSolo[R any](t *testing.T, sched *Scheduler, us []fut, solo []R, spacing int64,
+	step func(i int) int, after func(i int) int, result func(*Streamer) R) {
+	t.Helper()
+	got := make([]R, len(us))
+	errs := make([]error, len(us))
+	done := make([]chan struct{}, len(us))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for i, u := range us {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[i])
+			if after != nil && after(i) >= 0 {
+				<-done[after(i)]
+			}
+			s, err := sched.NewStreamer(int64(i) * spacing)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer s.Close()
+			if errs[i] = feedFrames(s, u.frames, u.dim, evenPieces(step(i)), nil); errs[i] == nil {
+				got[i] = result(s)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range us {
+		if errs[i] != nil {
+			t.Fatalf("stream %d: %v", i, errs[i])
+		}
+		if !reflect.DeepEqual(got[i], solo[i]) {
+			t.Errorf("stream %d: scheduled %+v\nsolo %+v", i, got[i], solo[i])
+		}
 	}
 }
 
@@ -849,7 +666,7 @@ func TestCTCFamiliesSchedulerEqualsSolo(t *testing.T) {
 // zipformer2 CTC keeps its states.
 func TestNewFamiliesCut(t *testing.T) {
 	for _, dir := range nemoTransducers {
-		m := openNeMo(t, dir, transducer.Options{})
+		m := openFamily(t, dir, transducer.Options{})
 		p := m.Params()
 		a := sayNeMo(t, p.FeatureDim, 8, 20, 90, "NEW", "YORK")
 		b := sayNeMo(t, p.FeatureDim, 9, 30, 20, "DITTO1", "HA", "DITTO1")
@@ -872,17 +689,12 @@ func TestNewFamiliesCut(t *testing.T) {
 		if got := s.Search().Context(); !reflect.DeepEqual(got, []int{17}) {
 			t.Errorf("%s: context after the cut %v", dir, got)
 		}
-		if err := s.Accept(b.frames); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Finish(); err != nil {
-			t.Fatal(err)
-		}
+		acceptAll(t, s, b.frames)
 		if got := s.Text(); got != "ha ha" {
 			t.Errorf("%s: second segment %q, want \"ha ha\"", dir, got)
 		}
 	}
-	m := openCTCFamily(t, FamilyZipformer2CTC)
+	m := openCTC(t, familyDir(FamilyZipformer2CTC))
 	s, err := m.NewStreamer(0)
 	if err != nil {
 		t.Fatal(err)
@@ -895,25 +707,6 @@ func TestNewFamiliesCut(t *testing.T) {
 	if w := s.Cut(); len(w) != 2 || w[1].Text != "CAT" || !reflect.DeepEqual(s.st.i64[len(s.st.i64)-1], before) || before[0] == 0 {
 		t.Errorf("zipformer2 CTC cut: words %+v, processed_lens %v → %v", w, before, s.st.i64[len(s.st.i64)-1])
 	}
-}
-
-// copyFamily copies a family fixture's files into a temporary directory and
-// lets edit change it.
-func copyFamily(t *testing.T, family string, edit func(dir string)) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), family)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	files, err := os.ReadDir(familyDir(family))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		copyFile(t, filepath.Join(familyDir(family), f.Name()), filepath.Join(dir, f.Name()))
-	}
-	edit(dir)
-	return dir
 }
 
 func TestNewFamiliesErrors(t *testing.T) {
@@ -1024,7 +817,7 @@ func TestNewFamiliesErrors(t *testing.T) {
 // The prediction network refuses token ids outside the vocabulary and
 // rows of the wrong size rather than running on them.
 func TestNeMoNetErrors(t *testing.T) {
-	m := openNeMo(t, FamilyNeMoTransducer, transducer.Options{})
+	m := openFamily(t, FamilyNeMoTransducer, transducer.Options{})
 	n := nemoNet{m}
 	S, H := n.DecoderStateSize(), n.DecoderDim()
 	if err := n.RunDecoder([]int32{18}, make([]float32, S), make([]float32, H), make([]float32, S)); !errors.Is(err, ErrBatch) {
@@ -1049,6 +842,17 @@ func TestNeMoNetErrors(t *testing.T) {
 	if err := n.RunDecoder([]int32{1}, make([]float32, S), make([]float32, H), make([]float32, S)); !errors.Is(err, ErrClosed) {
 		t.Errorf("closed: %v", err)
 	}
+}
+
+// checkEncoderBatchEqualsSolo is checkBatchEqualsSolo for RunEncoder: the
+// encoder outputs and states of every stream.
+func checkEncoderBatchEqualsSolo(t *testing.T, name string, m *TransducerModel, calls int, solo, batch []*EncoderState, win func(call, i int) []float32) {
+	t.Helper()
+	checkBatchEqualsSolo(t, name, calls, solo, batch, win,
+		func(x []float32, sts []*EncoderState) error { _, err := m.RunEncoder(x, sts); return err },
+		func(a, b *EncoderState) bool {
+			return reflect.DeepEqual(a.out, b.out) && reflect.DeepEqual(a.f32, b.f32) && reflect.DeepEqual(a.i64, b.i64)
+		})
 }
 
 // checkBatchEqualsSolo makes calls model calls for the streams, each window

@@ -1,14 +1,12 @@
 package onnx
 
 import (
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,16 +33,10 @@ type thSound struct {
 
 func loadTwoHeadSounds(t testing.TB) map[string]thSound {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(twoHeadsDir(), "sounds.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f struct {
 		Sounds []thSound `json:"sounds"`
 	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, filepath.Join(twoHeadsDir(), "sounds.json"), &f)
 	m := map[string]thSound{}
 	for _, s := range f.Sounds {
 		m[s.Name] = s
@@ -62,34 +54,8 @@ func loadTwoHeadSounds(t testing.TB) map[string]thSound {
 func sayTwoHeads(t testing.TB, seed uint64, lead, tail int, names ...string) utterance {
 	t.Helper()
 	table := loadTwoHeadSounds(t)
-	rng := rand.New(rand.NewPCG(seed, 11))
-	var u utterance
-	add := func(n, band int) {
-		for range n {
-			fr := make([]float32, 80)
-			for b := range fr {
-				fr[b] = silence + rng.Float32()
-			}
-			if band >= 0 {
-				fr[band] = rng.Float32()*2 - 1
-			}
-			u.frames = append(u.frames, fr...)
-		}
-	}
-	add(lead, -1)
-	for _, n := range names {
-		s, ok := table[n]
-		if !ok {
-			t.Fatalf("no sound %q", n)
-		}
-		u.sounds = append(u.sounds, n)
-		u.onsets = append(u.onsets, len(u.frames)/80)
-		add(10+rng.IntN(13), s.Band)
-		u.ends = append(u.ends, len(u.frames)/80)
-		add(8+rng.IntN(7), -1)
-	}
-	add(tail, -1)
-	return u
+	band := func(n string) (int, bool) { s, ok := table[n]; return s.Band, ok }
+	return sayWith(t, rand.New(rand.NewPCG(seed, 11)), 80, lead, tail, band, names)
 }
 
 // twoHeadsStart and twoHeadsEnd are the media times of a word whose sound
@@ -153,34 +119,13 @@ func sameWords(t testing.TB, what string, got, want []decoder.Word) {
 	}
 }
 
-func openTwoHeads(t testing.TB, dir string) *Model {
-	t.Helper()
-	b, err := OpenBundle(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewModel(b, Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
+// twoHeadsPieces are the ragged pieces the two-head tests feed.
+func twoHeadsPieces(seed uint64) func() int { return randomPieces(seed, 5, 30) }
 
-// feed streams u through s in ragged pieces and finishes it.
-func feed(t testing.TB, s *Streamer, u utterance, seed uint64) {
+// decodeTwoHeads streams u through a fresh streamer of m in ragged pieces.
+func decodeTwoHeads(t testing.TB, m *Model, u utterance, anchor int64, seed uint64) *Streamer {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 5))
-	for from := 0; from < u.len(); {
-		n := min(u.len()-from, 1+rng.IntN(30))
-		if err := s.Accept(u.frames[from*80 : (from+n)*80]); err != nil {
-			t.Fatal(err)
-		}
-		from += n
-	}
-	if err := s.Finish(); err != nil {
-		t.Fatal(err)
-	}
+	return fedStreamer(t, m.NewStreamer, anchor, u.frames, 80, twoHeadsPieces(seed))
 }
 
 // headWords returns the words of every head of s, by track.
@@ -234,15 +179,11 @@ func TestTwoHeadsBundle(t *testing.T) {
 
 // Both heads decode their known sequences from one model call per window.
 func TestTwoHeadsDecode(t *testing.T) {
-	m := openTwoHeads(t, twoHeadsDir())
+	m := openCTC(t, twoHeadsDir())
 	const anchor = 123_000
 	for seed := uint64(1); seed <= 4; seed++ {
 		u := sayTwoHeads(t, seed, 10+int(seed)*3, 17, twoHeadsSentence...)
-		s, err := m.NewStreamer(anchor)
-		if err != nil {
-			t.Fatal(err)
-		}
-		feed(t, s, u, seed)
+		s := decodeTwoHeads(t, m, u, anchor, seed)
 		hs := s.HeadSearches()
 		if len(hs) != 2 || hs[0].Track != decoder.TrackVerbatim || hs[1].Track != decoder.TrackSubtitle || hs[0].Search != s.Search() {
 			t.Fatalf("head searches %+v", hs)
@@ -268,35 +209,22 @@ func TestTwoHeadsDecode(t *testing.T) {
 // Model.Run of a batch gives every stream the log-probs of both heads, and
 // the states, of its solo run, bit for bit.
 func TestTwoHeadsRunBatchExact(t *testing.T) {
-	m := openTwoHeads(t, twoHeadsDir())
+	m := openCTC(t, twoHeadsDir())
 	const n, calls = 3, 12
 	us := make([]utterance, n)
-	solo := make([]*StreamState, n)
-	batch := make([]*StreamState, n)
 	for i := range us {
 		us[i] = sayTwoHeads(t, uint64(20+i), 5+3*i, 60, twoHeadsSentence...)
-		solo[i], batch[i] = m.NewStreamState(), m.NewStreamState()
 	}
+	solo, batch := streamStates(m, n), streamStates(m, n)
 	const w = 8 * 80
-	for c := range calls {
-		x := make([]float32, 0, n*w)
-		for i, u := range us {
-			x = append(x, u.frames[c*w:(c+1)*w]...)
-			if _, err := m.Run(u.frames[c*w:(c+1)*w], []*StreamState{solo[i]}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		out, err := m.Run(x, batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range us {
-			if !reflect.DeepEqual(out[i], solo[i].logProbs) || !reflect.DeepEqual(batch[i].HeadLogProbs(0), solo[i].HeadLogProbs(0)) ||
-				!reflect.DeepEqual(batch[i].data, solo[i].data) {
-				t.Fatalf("call %d stream %d: batched outputs differ from solo", c, i)
-			}
-		}
-	}
+	checkBatchEqualsSolo(t, "two heads", calls, solo, batch,
+		func(c, i int) []float32 { return us[i].frames[c*w : (c+1)*w] },
+		func(x []float32, sts []*StreamState) error { _, err := m.Run(x, sts); return err },
+		func(a, b *StreamState) bool {
+			// Run returns each state's logProbs.
+			return reflect.DeepEqual(a.logProbs, b.logProbs) && reflect.DeepEqual(a.HeadLogProbs(0), b.HeadLogProbs(0)) &&
+				reflect.DeepEqual(a.data, b.data)
+		})
 	// The subtitle head really is another output: log-probs over 9 classes
 	// that differ from the verbatim head's.
 	if hl := batch[0].HeadLogProbs(0); len(hl) != 2*9 || len(batch[0].logProbs) != 2*11 {
@@ -307,61 +235,22 @@ func TestTwoHeadsRunBatchExact(t *testing.T) {
 // Streams of different lengths that join and leave at different times,
 // batched through a Scheduler, decode both heads as alone.
 func TestTwoHeadsSchedulerEqualsSolo(t *testing.T) {
-	m := openTwoHeads(t, twoHeadsDir())
+	m := openCTC(t, twoHeadsDir())
 	const n = 5
-	var us []utterance
+	var us []fut
 	var solo []map[string][]decoder.Word
 	for i := range n {
 		u := sayTwoHeads(t, uint64(60+i), 8+9*i, 5+6*i, twoHeadsSentence[i%3:len(twoHeadsSentence)-i%2]...)
-		us = append(us, u)
-		s, err := m.NewStreamer(int64(i) * 70_000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		feed(t, s, u, 1)
+		us = append(us, fut{u, 80})
+		s := decodeTwoHeads(t, m, u, int64(i)*70_000, 1)
 		solo = append(solo, headWords(s))
 	}
 	sched := NewScheduler(m, SchedulerOptions{MaxBatch: 4, Wait: 200 * time.Millisecond})
 	defer sched.Close()
-	got := make([]map[string][]decoder.Word, n)
-	errs := make([]error, n)
-	done := make([]chan struct{}, n)
-	for i := range done {
-		done[i] = make(chan struct{})
-	}
-	var wg sync.WaitGroup
-	for i, u := range us {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(done[i])
-			if i >= 3 { // streams 3 and 4 join when 0 and 1 have left
-				<-done[i-3]
-			}
-			s, err := sched.NewStreamer(int64(i) * 70_000)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer s.Close()
-			step := 9 + 5*i
-			for from := 0; from < u.len() && errs[i] == nil; from += step {
-				errs[i] = s.Accept(u.frames[from*80 : min(u.len(), from+step)*80])
-			}
-			if errs[i] == nil {
-				errs[i] = s.Finish()
-			}
-			got[i] = headWords(s)
-		}()
-	}
-	wg.Wait()
+	// Streams 3 and 4 join when 0 and 1 have left.
+	checkScheduledEqualsSolo(t, sched, us, solo, 70_000, func(i int) int { return 9 + 5*i },
+		func(i int) int { return i - 3 }, headWords)
 	for i := range us {
-		if errs[i] != nil {
-			t.Fatal(errs[i])
-		}
-		if !reflect.DeepEqual(got[i], solo[i]) {
-			t.Errorf("stream %d: scheduled %+v\nsolo %+v", i, got[i], solo[i])
-		}
 		if len(solo[i][decoder.TrackSubtitle]) == 0 || len(solo[i][decoder.TrackVerbatim]) <= len(solo[i][decoder.TrackSubtitle]) {
 			t.Errorf("stream %d: solo words %+v", i, solo[i])
 		}
@@ -375,7 +264,7 @@ func TestTwoHeadsSchedulerEqualsSolo(t *testing.T) {
 // (track, batch axis 1): with it zeroed before every call, repeats across
 // calls are no longer dropped; the verbatim head does not use it.
 func TestTwoHeadsStateFeedbackMatters(t *testing.T) {
-	m := openTwoHeads(t, twoHeadsDir())
+	m := openCTC(t, twoHeadsDir())
 	u := sayTwoHeads(t, 3, 12, 20, twoHeadsSentence...)
 	for _, zero := range []bool{false, true} {
 		st := m.NewStreamState()
@@ -414,7 +303,7 @@ func TestTwoHeadsStateFeedbackMatters(t *testing.T) {
 // state is kept (subtitled_ctc), so a repeat across the cut is still
 // dropped. Reset restarts every head.
 func TestTwoHeadsCutAndReset(t *testing.T) {
-	m := openTwoHeads(t, twoHeadsDir())
+	m := openCTC(t, twoHeadsDir())
 	a := sayTwoHeads(t, 5, 12, 30, "UM", "THE", "CAT")
 	b := sayTwoHeads(t, 6, 0, 20, "CAT", "UH", "MAT")
 	s, err := m.NewStreamer(0)
@@ -435,12 +324,7 @@ func TestTwoHeadsCutAndReset(t *testing.T) {
 			t.Errorf("%s: words %+v after the cut", h.Track, h.Search.Words())
 		}
 	}
-	if err := s.Accept(b.frames); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Finish(); err != nil {
-		t.Fatal(err)
-	}
+	acceptAll(t, s, b.frames)
 	if got := headWords(s); text(got["verbatim"]) != "cat uh mat" || text(got["subtitle"]) != "mat" {
 		t.Errorf("second segment %+v", got)
 	}
@@ -455,26 +339,11 @@ func TestTwoHeadsCutAndReset(t *testing.T) {
 			t.Errorf("%s: %d frames after Reset", h.Track, h.Search.Frames())
 		}
 	}
-	feed(t, s, b, 2)
+	mustFeed(t, s, b.frames, 80, twoHeadsPieces(2))
 	got := headWords(s)
 	if text(got["verbatim"]) != "cat uh mat" || text(got["subtitle"]) != "cat mat" || got["subtitle"][0].Start < 9000 {
 		t.Errorf("after Reset %+v", got)
 	}
-}
-
-// copyTwoHeads copies the two-head bundle into a temporary directory and
-// lets edit change it.
-func copyTwoHeads(t *testing.T, edit func(dir string)) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "two_heads")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"model.onnx", "tokens.txt", "subtitle_tokens.txt", "bundle.yaml"} {
-		copyFile(t, filepath.Join(twoHeadsDir(), f), filepath.Join(dir, f))
-	}
-	edit(dir)
-	return dir
 }
 
 func writeFile(t testing.TB, path, text string) {
@@ -487,12 +356,12 @@ func writeFile(t testing.TB, path, text string) {
 // A subtitle head with a lexicon is decoded with prefix beam search, the
 // verbatim head stays greedy.
 func TestTwoHeadsBeamHead(t *testing.T) {
-	dir := copyTwoHeads(t, func(dir string) {
+	dir := copyFamily(t, "two_heads", func(dir string) {
 		writeFile(t, filepath.Join(dir, "subtitle_words.txt"), "the\ncats\ncat\nsat\non\na\nmat\nyes\n")
 		writeFile(t, filepath.Join(dir, "bundle.yaml"), "heads:\n  subtitle:\n    output: subtitle_log_probs\n"+
 			"    tokens: subtitle_tokens.txt\n    lexicon: subtitle_words.txt\n    decoding: {beam: 4}\n")
 	})
-	m := openTwoHeads(t, dir)
+	m := openCTC(t, dir)
 	h := m.Heads()[0]
 	if h.Lexicon == nil || h.LexiconPath != filepath.Join(dir, "subtitle_words.txt") {
 		t.Fatalf("head %+v", h)
@@ -501,11 +370,7 @@ func TestTwoHeadsBeamHead(t *testing.T) {
 		t.Errorf("Describe %q", d)
 	}
 	u := sayTwoHeads(t, 8, 12, 20, twoHeadsSentence...)
-	s, err := m.NewStreamer(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed(t, s, u, 3)
+	s := decodeTwoHeads(t, m, u, 0, 3)
 	hs := s.HeadSearches()
 	if _, ok := hs[0].Search.(*ctc.Greedy); !ok {
 		t.Errorf("verbatim search %T", hs[0].Search)
@@ -582,7 +447,7 @@ func TestTwoHeadsErrors(t *testing.T) {
 			[]string{"heads.subtitle.output subtitle_log_probs[2,2,9] float32: batch dim must be dynamic or 1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := copyTwoHeads(t, func(dir string) { tc.edit(t, dir) })
+			dir := copyFamily(t, "two_heads", func(dir string) { tc.edit(t, dir) })
 			_, err := OpenBundle(dir)
 			if !errors.Is(err, tc.wraps) {
 				t.Fatalf("err %v, want %v", err, tc.wraps)
@@ -596,22 +461,18 @@ func TestTwoHeadsErrors(t *testing.T) {
 // a head sharing the main tokens when the output scores them, and a head
 // output exported with batch 1 (one stream per call).
 func TestTwoHeadsConfigVariants(t *testing.T) {
-	dir := copyTwoHeads(t, func(dir string) {
+	dir := copyFamily(t, "two_heads", func(dir string) {
 		writeFile(t, filepath.Join(dir, "subtitle_tokens.txt"), "▁the 0\n▁cat 1\ns 2\n▁sat 3\n▁on 4\n▁a 5\n▁mat 6\n▁yes 7\n<nothing> 8\n")
 		writeFile(t, filepath.Join(dir, "bundle.yaml"), "heads:\n  subtitle: {output: subtitle_log_probs, tokens: subtitle_tokens.txt, blank_id: 8}\n")
 	})
-	m := openTwoHeads(t, dir)
+	m := openCTC(t, dir)
 	u := sayTwoHeads(t, 9, 12, 20, twoHeadsSentence...)
-	s, err := m.NewStreamer(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed(t, s, u, 4)
+	s := decodeTwoHeads(t, m, u, 0, 4)
 	if got := s.HeadSearches()[1].Search.Text(); got != "the cats sat on the mat yes" {
 		t.Errorf("explicit blank_id: subtitle %q", got)
 	}
 
-	dir = copyTwoHeads(t, func(dir string) {
+	dir = copyFamily(t, "two_heads", func(dir string) {
 		copyFile(t, filepath.Join("testdata", "two_heads", "head_batch1.onnx"), filepath.Join(dir, "model.onnx"))
 	})
 	b, err := OpenBundle(dir)
@@ -623,7 +484,7 @@ func TestTwoHeadsConfigVariants(t *testing.T) {
 	}
 
 	// A head over the main vocabulary takes the main blank.
-	dir = copyTwoHeads(t, func(dir string) {
+	dir = copyFamily(t, "two_heads", func(dir string) {
 		writeFile(t, filepath.Join(dir, "subtitle_tokens.txt"), "<blk> 0\n▁the 1\n▁cat 2\ns 3\n▁sat 4\n▁on 5\n▁a 6\n▁mat 7\n▁yes 8\n")
 		writeFile(t, filepath.Join(dir, "bundle.yaml"), "heads:\n  subtitle: {output: subtitle_log_probs, tokens: subtitle_tokens.txt}\n")
 	})
@@ -650,7 +511,7 @@ func TestTwoHeadsCTCFamilies(t *testing.T) {
 				writeFile(t, filepath.Join(dir, "bundle.yaml"),
 					"heads:\n  subtitle: {output: "+tc.output+", tokens: subtitle_tokens.txt}\n")
 			})
-			m := openTwoHeads(t, dir)
+			m := openCTC(t, dir)
 			h := m.Heads()[0]
 			if h.Output.Name != tc.output || h.BlankID != map[string]int{FamilyZipformer2CTC: 16, FamilyNeMoCTC: 0}[tc.family] {
 				t.Fatalf("head %+v", h)
@@ -679,37 +540,7 @@ func TestTwoHeadsCTCFamilies(t *testing.T) {
 			}
 			sched := NewScheduler(m, SchedulerOptions{MaxBatch: 3, Wait: 200 * time.Millisecond})
 			defer sched.Close()
-			got := make([]map[string][]decoder.Word, len(us))
-			errs := make([]error, len(us))
-			var wg sync.WaitGroup
-			for i, u := range us {
-				s, err := sched.NewStreamer(int64(i) * 50_000)
-				if err != nil {
-					t.Fatal(err)
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer s.Close()
-					F := u.dim
-					for from := 0; from < u.len() && errs[i] == nil; from += 13 + 4*i {
-						errs[i] = s.Accept(u.frames[from*F : min(u.len(), from+13+4*i)*F])
-					}
-					if errs[i] == nil {
-						errs[i] = s.Finish()
-					}
-					got[i] = headWords(s)
-				}()
-			}
-			wg.Wait()
-			for i := range us {
-				if errs[i] != nil {
-					t.Fatal(errs[i])
-				}
-				if !reflect.DeepEqual(got[i], solo[i]) {
-					t.Errorf("stream %d: scheduled %+v\nsolo %+v", i, got[i], solo[i])
-				}
-			}
+			checkScheduledEqualsSolo(t, sched, us, solo, 50_000, func(i int) int { return 13 + 4*i }, nil, headWords)
 		})
 	}
 }
@@ -758,7 +589,7 @@ func deBruijn2(k int) []int {
 // checks the design (winner-take-all codes of window means), not just the
 // clean frames of sayTwoHeads.
 func TestTwoHeadsTones(t *testing.T) {
-	m := openTwoHeads(t, twoHeadsDir())
+	m := openCTC(t, twoHeadsDir())
 	tab, err := sounds.Load(filepath.Join(twoHeadsDir(), "sounds.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -790,11 +621,7 @@ func TestTwoHeadsTones(t *testing.T) {
 			u.onsets = append(u.onsets, a.Onsets[i]/160)
 			u.ends = append(u.ends, a.Ends[i]/160)
 		}
-		s, err := m.NewStreamer(0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		feed(t, s, u, uint64(lead))
+		s := decodeTwoHeads(t, m, u, 0, uint64(lead))
 		verbatim, subtitle := twoHeadsExpected(t, u, 0)
 		got := headWords(s)
 		for _, c := range []struct {

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/subtitled/subtitled/decoder"
 )
 
 // repoRoot is the directory holding go.mod, found by walking up from the
@@ -66,16 +69,22 @@ type toneTable struct {
 	} `json:"tokens"`
 }
 
-func loadTones(t testing.TB) map[string]int {
+// readJSON decodes the JSON file at path into v.
+func readJSON(t testing.TB, path string, v any) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(toneDir(), "tones.json"))
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tt toneTable
-	if err := json.Unmarshal(data, &tt); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
+}
+
+func loadTones(t testing.TB) map[string]int {
+	t.Helper()
+	var tt toneTable
+	readJSON(t, filepath.Join(toneDir(), "tones.json"), &tt)
 	bands := map[string]int{}
 	for _, tok := range tt.Tokens {
 		bands[tok.Symbol] = tok.Band
@@ -86,9 +95,11 @@ func loadTones(t testing.TB) map[string]int {
 	return bands
 }
 
-func openTone(t testing.TB) (*Bundle, *Model) {
+// openCTC opens the single-file bundle in dir on one thread; the test's
+// cleanup closes it.
+func openCTC(t testing.TB, dir string) *Model {
 	t.Helper()
-	b, err := OpenBundle(toneDir())
+	b, err := OpenBundle(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +108,136 @@ func openTone(t testing.TB) (*Bundle, *Model) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	return b, m
+	return m
+}
+
+func openTone(t testing.TB) (*Bundle, *Model) {
+	t.Helper()
+	m := openCTC(t, toneDir())
+	return m.Bundle(), m
+}
+
+// streamStates returns n new stream states of m.
+func streamStates(m *Model, n int) []*StreamState {
+	out := make([]*StreamState, n)
+	for i := range out {
+		out[i] = m.NewStreamState()
+	}
+	return out
+}
+
+// chunkSink is what Streamer and TransducerStreamer have in common.
+type chunkSink interface {
+	Accept(frames []float32) error
+	Finish() error
+}
+
+// fedStreamer opens a streamer at anchor and feeds it frames ([L][F]) in
+// pieces of piece() frames, then finishes it.
+func fedStreamer[S chunkSink](t testing.TB, open func(anchor int64) (S, error), anchor int64, frames []float32, F int, piece func() int) S {
+	t.Helper()
+	s, err := open(anchor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustFeed(t, s, frames, F, piece)
+	return s
+}
+
+// feedFrames passes frames ([L][F]) to s in pieces of piece() frames (the
+// last one shorter), calling after (when set) after each piece, then
+// finishes s.
+func feedFrames(s chunkSink, frames []float32, F int, piece func() int, after func()) error {
+	L := len(frames) / F
+	for from := 0; from < L; {
+		to := min(L, from+piece())
+		if err := s.Accept(frames[from*F : to*F]); err != nil {
+			return err
+		}
+		if after != nil {
+			after()
+		}
+		from = to
+	}
+	return s.Finish()
+}
+
+// acceptAll passes frames to s in one piece and finishes it.
+func acceptAll(t testing.TB, s chunkSink, frames []float32) {
+	t.Helper()
+	if err := s.Accept(frames); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustFeed is feedFrames without a callback that fails the test on an error.
+func mustFeed(t testing.TB, s chunkSink, frames []float32, F int, piece func() int) {
+	t.Helper()
+	if err := feedFrames(s, frames, F, piece, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// randomPieces gives piece sizes of 1..most frames from a PCG(seed, stream).
+func randomPieces(seed, stream uint64, most int) func() int {
+	rng := rand.New(rand.NewPCG(seed, stream))
+	return func() int { return 1 + rng.IntN(most) }
+}
+
+// evenPieces gives pieces of n frames.
+func evenPieces(n int) func() int { return func() int { return n } }
+
+// streamers opens n streamers at anchor 0, failing the test on an error.
+func streamers[S any](t testing.TB, n int, open func(anchor int64) (S, error)) []S {
+	t.Helper()
+	out := make([]S, n)
+	for i := range out {
+		var err error
+		if out[i], err = open(0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// checkWordsClose fails when got and want differ in a word's text or
+// times, or in its confidence by more than 1e-5 (batched calls).
+func checkWordsClose(t *testing.T, what string, got, want []decoder.Word) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: words %+v, want %+v", what, got, want)
+	}
+	for k, w := range got {
+		v := want[k]
+		if w.Text != v.Text || w.Start != v.Start || w.End != v.End || math.Abs(float64(w.Conf-v.Conf)) > 1e-5 {
+			t.Errorf("%s word %d: %+v, want %+v", what, k, w, v)
+		}
+	}
+}
+
+// checkStatesMatter checks that a model uses its states: decode(tamper),
+// with tamper applied to the state before every call but the first, gives
+// want when tamper does nothing, and something else when tamper resets the
+// state or zeroes any single one of states (zero(st, j)).
+func checkStatesMatter[S any](t *testing.T, name, want string, states []StateInfo,
+	decode func(tamper func(*S)) string, reset func(*S), zero func(st *S, j int)) {
+	t.Helper()
+	if got := decode(func(*S) {}); got != want {
+		t.Fatalf("%s: fed back: %q", name, got)
+	}
+	got := decode(reset)
+	t.Logf("%s without state feedback: %q", name, got)
+	if got == want {
+		t.Errorf("%s: decoding without state feedback gives the right text %q", name, got)
+	}
+	for j, info := range states {
+		if got := decode(func(st *S) { zero(st, j) }); got == want {
+			t.Errorf("%s: zeroing state %d (%s) before each call does not change the text", name, j, info.Name)
+		}
+	}
 }
 
 // script is a synthetic fbank stream spelling text in tones.

@@ -197,14 +197,16 @@ func (m *Model) NewStreamState() *StreamState {
 
 // Reset zeroes the state, as at the start of a stream.
 func (s *StreamState) Reset() {
-	s.m.mu.Lock()
-	s.home.detach()
-	s.m.mu.Unlock()
+	s.release()
 	zeroState(s.data, s.i64, s.logProbs)
 	for _, h := range s.heads {
 		clear(h)
 	}
 }
+
+// release drops the state from the model's state tensors, where a
+// Scheduler may have left it, without reading it back.
+func (s *StreamState) release() { s.home.release(&s.m.mu) }
 
 // HeadLogProbs returns the log-probs of extra head h (Model.Heads()[h]) from
 // the stream's latest Run, [S/R][V2] flattened; the slice is overwritten by

@@ -47,10 +47,6 @@ func TestOpenBundleTone(t *testing.T) {
 // The ONNX graph agrees with the numpy reference of tools/tonemodel.
 func TestToneGolden(t *testing.T) {
 	_, m := openTone(t)
-	data, err := os.ReadFile("testdata/tone_golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct {
 		Batch int
 		Steps []struct {
@@ -60,14 +56,9 @@ func TestToneGolden(t *testing.T) {
 			NextHist []float32 `json:"next_hist"`
 		}
 	}
-	if err := json.Unmarshal(data, &g); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, "testdata/tone_golden.json", &g)
 	n := g.Batch
-	states := make([]*StreamState, n)
-	for i := range states {
-		states[i] = m.NewStreamState()
-	}
+	states := streamStates(m, n)
 	const tol = 2e-4
 	for c, st := range g.Steps {
 		lp, err := m.Run(st.X, states)
@@ -153,12 +144,7 @@ func TestStreamerHelloWorld(t *testing.T) {
 	}
 	// Reset starts over with the same result.
 	st.Reset(0)
-	if err := st.Accept(s.frames); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Finish(); err != nil {
-		t.Fatal(err)
-	}
+	acceptAll(t, st, s.frames)
 	if st.Text() != text || st.Words()[0].Start != expectedStart(0, s.onsets[0]) {
 		t.Errorf("after Reset: %q %+v", st.Text(), st.Words())
 	}
@@ -168,31 +154,11 @@ func TestStreamerHelloWorld(t *testing.T) {
 // resetEachCall the state is thrown away after every call.
 func decodeChunks(t *testing.T, m *Model, s script, resetEachCall bool) string {
 	t.Helper()
-	c := m.Contract()
-	g, err := ctc.NewGreedy(m.Bundle().Tokens, c.BlankID, c.Subsampling, 0)
-	if err != nil {
-		t.Fatal(err)
+	tamper := func(*StreamState) {}
+	if resetEachCall { // a new stream's state is the reset one: skipping the first call's is the same
+		tamper = (*StreamState).Reset
 	}
-	st := m.NewStreamState()
-	L := len(s.frames) / 80
-	for from := 0; from < L; from += c.ChunkShift {
-		win := make([]float32, c.ChunkFrames*80)
-		for i := range win {
-			win[i] = c.PadValue
-		}
-		copy(win, s.frames[from*80:])
-		if resetEachCall {
-			st.Reset()
-		}
-		lp, err := m.Run(win, []*StreamState{st})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := g.Accept(lp[0]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return g.Text()
+	return decodeCTCWith(t, m, s.frames, tamper)
 }
 
 // The model's state must be fed back: throwing it away after every call
@@ -378,12 +344,7 @@ func TestStreamerLookahead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := st.Accept(s.frames); err != nil {
-				t.Fatal(err)
-			}
-			if err := st.Finish(); err != nil {
-				t.Fatal(err)
-			}
+			acceptAll(t, st, s.frames)
 			if want := int64((L + 7) / 8); st.Calls() != want {
 				t.Errorf("tail %d model %d: %d calls for %d frames, want %d", tail, k, st.Calls(), L, want)
 			}
@@ -415,12 +376,7 @@ func TestStreamerEdgeCases(t *testing.T) {
 		for i := range fr {
 			fr[i] = silence
 		}
-		if err := st.Accept(fr); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Finish(); err != nil {
-			t.Fatal(err)
-		}
+		acceptAll(t, st, fr)
 		if want := int64((L + 7) / 8); st.Calls() != want || st.Frames() != int64(L) {
 			t.Errorf("%d frames: %d calls, want %d", L, st.Calls(), want)
 		}

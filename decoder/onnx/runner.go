@@ -218,23 +218,12 @@ func (r *runner) batch(n int) (*runIO, error) {
 		var fi, fo *ort.Tensor[float32]
 		var ii, iout *ort.Tensor[int64]
 		if s.info.DType == "int64" {
-			if ii, err = ort.NewEmptyTensor[int64](shape); err != nil {
-				return fail(err)
-			}
-			io.in[s.in] = ii
-			if iout, err = ort.NewEmptyTensor[int64](shape); err != nil {
-				return fail(err)
-			}
-			io.out[s.out] = iout
+			ii, iout, err = newStateTensors[int64](io, s, shape)
 		} else {
-			if fi, err = ort.NewEmptyTensor[float32](shape); err != nil {
-				return fail(err)
-			}
-			io.in[s.in] = fi
-			if fo, err = ort.NewEmptyTensor[float32](shape); err != nil {
-				return fail(err)
-			}
-			io.out[s.out] = fo
+			fi, fo, err = newStateTensors[float32](io, s, shape)
+		}
+		if err != nil {
+			return fail(err)
 		}
 		io.f32, io.f32Next = append(io.f32, fi), append(io.f32Next, fo)
 		io.i64, io.i64Next = append(io.i64, ii), append(io.i64Next, iout)
@@ -251,6 +240,21 @@ func (r *runner) batch(n int) (*runIO, error) {
 	}
 	r.cache[n] = io
 	return io, nil
+}
+
+// newStateTensors makes a state's input and output tensors of the given
+// shape and puts them in io's inputs and outputs (where a failed batch
+// destroys them).
+func newStateTensors[E ort.TensorData](io *runIO, s boundState, shape ort.Shape) (in, out *ort.Tensor[E], err error) {
+	if in, err = ort.NewEmptyTensor[E](shape); err != nil {
+		return nil, nil, err
+	}
+	io.in[s.in] = in
+	if out, err = ort.NewEmptyTensor[E](shape); err != nil {
+		return nil, nil, err
+	}
+	io.out[s.out] = out
+	return in, out, nil
 }
 
 // compact drops nil values.

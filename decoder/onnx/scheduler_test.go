@@ -3,7 +3,7 @@ package onnx
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"math"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -60,12 +60,7 @@ func toneStreams(t *testing.T, m *Model, n int) []toneStream {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Accept(fr); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Finish(); err != nil {
-			t.Fatal(err)
-		}
+		acceptAll(t, st, fr)
 		if st.Text() != text {
 			t.Fatalf("solo stream %d: %q, want %q", i, st.Text(), text)
 		}
@@ -87,42 +82,24 @@ func TestSchedulerExact(t *testing.T) {
 		for _, mb := range []int{4, 16} {
 			t.Run(fmt.Sprintf("streams=%d/max=%d", n, mb), func(t *testing.T) {
 				streams := all[:n]
-				var sizesMu sync.Mutex
-				sizes := map[int]int64{}
-				s := NewScheduler(m, SchedulerOptions{MaxBatch: mb, OnBatch: func(k int, _ time.Duration) {
-					sizesMu.Lock()
-					sizes[k]++
-					sizesMu.Unlock()
-				}})
+				var sizes batchSizes
+				s := NewScheduler(m, SchedulerOptions{MaxBatch: mb, OnBatch: func(k int, _ time.Duration) { sizes.add(k) }})
 				defer s.Close()
 				got := make([][]decoder.Word, n)
 				calls := make([]int64, n)
 				errs := make([]error, n)
-				// Stream i joins once stream i-1 has fed its first piece.
-				joined := make([]chan struct{}, n)
-				for i := range joined {
-					joined[i] = make(chan struct{})
-				}
-				var wg sync.WaitGroup
-				for i := range streams {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						if i > 0 {
-							<-joined[i-1]
-						}
-						signalled := false
-						signal := func() {
-							if !signalled {
-								signalled = true
-								close(joined[i])
-							}
-						}
-						defer signal()
-						errs[i] = feedPieces(s, streams[i], uint64(i), T, signal, &got[i], &calls[i])
-					}()
-				}
-				wg.Wait()
+				runJoined(n, func(i int, first func()) {
+					st, err := s.NewStreamer(streams[i].anchor)
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					defer st.Close()
+					// Random pieces of up to 3 windows.
+					if errs[i] = feedFrames(st, streams[i].frames, 80, randomPieces(uint64(i), 7, 3*T), first); errs[i] == nil {
+						got[i], calls[i] = st.Words(), st.Calls()
+					}
+				})
 				var total int64
 				for i, ts := range streams {
 					if errs[i] != nil {
@@ -138,57 +115,90 @@ func TestSchedulerExact(t *testing.T) {
 				}
 				s.Close() // the last OnBatch has returned
 				st := s.Stats()
-				var fromHook, callsHook int64
-				for k, c := range sizes {
-					if k < 1 || k > mb {
-						t.Errorf("batch of %d with MaxBatch %d", k, mb)
-					}
-					fromHook += int64(k) * c
-					callsHook += c
-				}
-				if st.Streams != total || fromHook != total || st.Calls != callsHook {
-					t.Errorf("stats %+v, OnBatch saw %d calls of %d stream-chunks, streams made %d", st, callsHook, fromHook, total)
-				}
-				if st.ActiveStreams != 0 || st.MaxBatchSeen > mb || st.MaxBatchSeen < 1 {
-					t.Errorf("stats %+v", st)
-				}
-				if n == 17 && st.MaxBatchSeen < 2 {
-					t.Errorf("17 streams never shared a call: %+v", st)
-				}
-				t.Logf("%+v, batch sizes %v", st, sizes)
+				sizes.check(t, st, mb, n, total)
+				t.Logf("%+v, batch sizes %v", st, sizes.n)
 			})
 		}
 	}
 }
 
-// feedPieces runs one stream through s in random pieces of up to 3 windows,
-// calling first after the first piece.
-func feedPieces(s *Scheduler, ts toneStream, seed uint64, T int, first func(), words *[]decoder.Word, calls *int64) error {
-	st, err := s.NewStreamer(ts.anchor)
-	if err != nil {
-		return err
+// runJoined runs run(i, first) for streams 0..n-1, each on its own
+// goroutine: stream i starts once stream i-1 has called first (or
+// returned). It returns when every run has.
+func runJoined(n int, run func(i int, first func())) {
+	joined := make([]chan struct{}, n)
+	for i := range joined {
+		joined[i] = make(chan struct{})
 	}
-	defer st.Close()
-	rng := rand.New(rand.NewPCG(seed, 7))
-	L := len(ts.frames) / 80
-	for from := 0; from < L; {
-		to := min(L, from+1+rng.IntN(3*T))
-		if err := st.Accept(ts.frames[from*80 : to*80]); err != nil {
-			return err
-		}
-		first()
-		from = to
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i > 0 {
+				<-joined[i-1]
+			}
+			var once sync.Once
+			first := func() { once.Do(func() { close(joined[i]) }) }
+			defer first()
+			run(i, first)
+		}()
 	}
-	if err := st.Finish(); err != nil {
-		return err
-	}
-	*words, *calls = st.Words(), st.Calls()
-	return nil
+	wg.Wait()
 }
 
-// The waiting policy, with the clock replaced: a batch waits only while it
-// is smaller than min(MaxBatch, registered streams), and only until the
-// wait has passed or a stream leaves.
+// batchSizes counts the batch sizes an OnBatch hook reports.
+type batchSizes struct {
+	mu sync.Mutex
+	n  map[int]int64
+}
+
+func (b *batchSizes) add(k int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n == nil {
+		b.n = map[int]int64{}
+	}
+	b.n[k]++
+}
+
+// check compares the counted batches with st, the stats of the closed
+// scheduler that n streams making total stream-chunks went through with
+// MaxBatch mb.
+func (b *batchSizes) check(t *testing.T, st SchedulerStats, mb, n int, total int64) {
+	t.Helper()
+	var fromHook, callsHook int64
+	for k, c := range b.n {
+		if k < 1 || k > mb {
+			t.Errorf("batch of %d with MaxBatch %d", k, mb)
+		}
+		fromHook += int64(k) * c
+		callsHook += c
+	}
+	if st.Streams != total || fromHook != total || st.Calls != callsHook {
+		t.Errorf("stats %+v, OnBatch saw %d calls of %d stream-chunks, streams made %d", st, callsHook, fromHook, total)
+	}
+	if st.ActiveStreams != 0 || st.MaxBatchSeen > mb || st.MaxBatchSeen < 1 {
+		t.Errorf("stats %+v", st)
+	}
+	if n == 17 && st.MaxBatchSeen < 2 {
+		t.Errorf("17 streams never shared a call: %+v", st)
+	}
+}
+
+// padChunk is a window of frames × bins pad values.
+func padChunk(frames, bins int, pad float32) []float32 {
+	w := make([]float32, frames*bins)
+	for i := range w {
+		w[i] = pad
+	}
+	return w
+}
+
+// The waiting policy (batchQueue's, which TransducerScheduler shares), with
+// the clock replaced: a batch waits only while it is smaller than
+// min(MaxBatch, registered streams), and only until the wait has passed or
+// a stream leaves.
 func TestSchedulerWaitPolicy(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -214,10 +224,7 @@ func TestSchedulerWaitPolicy(t *testing.T) {
 	}
 	_, m := openTone(t)
 	c := m.Contract()
-	window := make([]float32, c.ChunkFrames*c.FeatureDim)
-	for i := range window {
-		window[i] = c.PadValue
-	}
+	window := padChunk(c.ChunkFrames, c.FeatureDim, c.PadValue)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
@@ -237,21 +244,17 @@ func TestSchedulerWaitPolicy(t *testing.T) {
 				}
 				return nil // never passes
 			}
-			sts := make([]*Streamer, tc.active)
-			for i := range sts {
-				var err error
-				if sts[i], err = s.NewStreamer(0); err != nil {
-					t.Fatal(err)
-				}
-			}
+			sts := streamers(t, tc.active, s.NewStreamer)
 			if got := s.Stats().ActiveStreams; got != tc.active {
 				t.Fatalf("ActiveStreams %d, want %d", got, tc.active)
 			}
-			var sent []*request
+			var sent []*Streamer
 			send := func(st *Streamer) {
-				st.req.window = window
-				s.reqs <- st.req
-				sent = append(sent, st.req)
+				st.win = window
+				if !s.submit(st) {
+					t.Fatal("submit failed")
+				}
+				sent = append(sent, st)
 			}
 			for _, st := range sts[:tc.queued] {
 				send(st)
@@ -276,10 +279,17 @@ func TestSchedulerWaitPolicy(t *testing.T) {
 					st.Close()
 				}
 			}
-			for i, r := range sent {
-				<-r.reply
-				if r.err != nil || len(r.out) != c.OutFrames()*c.VocabSize {
-					t.Fatalf("request %d: %v, %d log-probs", i, r.err, len(r.out))
+			for i, st := range sent {
+				if err := <-st.reply; err != nil {
+					t.Fatalf("stream %d: %v", i, err)
+				}
+				// The call wrote a log-softmax row: it sums to 1.
+				sum := 0.0
+				for _, lp := range st.st.logProbs[:c.VocabSize] {
+					sum += math.Exp(float64(lp))
+				}
+				if math.Abs(sum-1) > 1e-4 {
+					t.Fatalf("stream %d: first row of log-probs sums to %g", i, sum)
 				}
 			}
 			var got []int
@@ -290,6 +300,9 @@ func TestSchedulerWaitPolicy(t *testing.T) {
 			nwaits += len(waits)
 			if len(sizes) > 0 {
 				got = append(got, <-sizes)
+			}
+			if s.submit(sts[0]) {
+				t.Error("submit after Close")
 			}
 			if !slices.Equal(got, tc.want) || nwaits != tc.wantWaits {
 				t.Errorf("batches %v with %d waits, want %v with %d", got, nwaits, tc.want, tc.wantWaits)
@@ -331,10 +344,7 @@ func TestSchedulerClose(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	_, m := openTone(t)
 	c := m.Contract()
-	chunk := make([]float32, c.ChunkFrames*c.FeatureDim)
-	for i := range chunk {
-		chunk[i] = c.PadValue
-	}
+	chunk := padChunk(c.ChunkFrames, c.FeatureDim, c.PadValue)
 
 	t.Run("waiting for a batch", func(t *testing.T) {
 		s := newScheduler(m, SchedulerOptions{Wait: time.Hour})
@@ -342,23 +352,8 @@ func TestSchedulerClose(t *testing.T) {
 		s.after = func(time.Duration) <-chan time.Time { close(waiting); return nil }
 		go s.loop()
 		a, _ := s.NewStreamer(0)
-		b, _ := s.NewStreamer(0) // registered, never ready: a waits for it
-		errc := make(chan error)
-		go func() { errc <- a.Accept(chunk) }()
-		<-waiting
-		s.Close()
-		if err := <-errc; !errors.Is(err, ErrClosed) {
-			t.Errorf("pending Accept: %v", err)
-		}
-		if err := b.Accept(chunk); !errors.Is(err, ErrClosed) {
-			t.Errorf("Accept after Close: %v", err)
-		}
-		if err := b.Finish(); !errors.Is(err, ErrClosed) {
-			t.Errorf("Finish after Close: %v", err)
-		}
-		if _, err := s.NewStreamer(0); !errors.Is(err, ErrClosed) {
-			t.Errorf("NewStreamer after Close: %v", err)
-		}
+		b, _ := s.NewStreamer(0)
+		checkClosedWhileWaiting(t, a, b, chunk, waiting, s.Close, func() error { _, err := s.NewStreamer(0); return err })
 		a.Close()
 		b.Close()
 		s.Close() // twice is fine
@@ -406,6 +401,30 @@ func TestSchedulerClose(t *testing.T) {
 	})
 }
 
+// checkClosedWhileWaiting checks Close while a chunk waits for a batch: a's
+// chunk is accepted on another goroutine and waits for b (registered, never
+// ready) until waiting fires; then closeSched fails a's Accept, and b's
+// Accept and Finish and newStreamer after it, with ErrClosed.
+func checkClosedWhileWaiting(t *testing.T, a, b chunkSink, chunk []float32, waiting <-chan struct{}, closeSched func(), newStreamer func() error) {
+	t.Helper()
+	errc := make(chan error)
+	go func() { errc <- a.Accept(chunk) }()
+	<-waiting
+	closeSched()
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Errorf("pending Accept: %v", err)
+	}
+	if err := b.Accept(chunk); !errors.Is(err, ErrClosed) {
+		t.Errorf("Accept after Close: %v", err)
+	}
+	if err := b.Finish(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Finish after Close: %v", err)
+	}
+	if err := newStreamer(); !errors.Is(err, ErrClosed) {
+		t.Errorf("NewStreamer after Close: %v", err)
+	}
+}
+
 // A model error reaches every stream of the batch.
 func TestSchedulerModelClosed(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
@@ -446,8 +465,16 @@ func TestStreamerClose(t *testing.T) {
 	if err := st.Accept(s.frames); err != nil {
 		t.Fatal(err)
 	}
+	home := &st.st.home
+	if home.io == nil || home.io.members[home.slot] != home {
+		t.Fatal("a scheduled stream's state is not left in place")
+	}
+	io, slot := home.io, home.slot
 	st.Close()
 	st.Close()
+	if home.io != nil || io.members[slot] != nil {
+		t.Error("Close left the state resident")
+	}
 	if sc.Stats().ActiveStreams != 0 {
 		t.Fatalf("after Close: %+v", sc.Stats())
 	}

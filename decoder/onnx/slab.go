@@ -10,10 +10,13 @@ package onnx
 // same slot (the schedulers order each batch by stream), its state needs no
 // copy at all. A resident state is copied back (flushed) only when its slot
 // is needed by another stream, when the stream runs in another batch size
-// or slot, or when the tensors are dropped; Reset drops it unread.
+// or slot, or when the tensors are dropped; Reset, and a scheduled
+// streamer's Close, drop it unread (release).
 //
-// Everything here runs under the owner's lock (Model.mu,
-// TransducerModel.mu).
+// Everything here but release runs under the owner's lock (Model.mu,
+// TransducerModel.mu); release takes it.
+
+import "sync"
 
 // stateHome is one stream's encoder state for a runner: its own buffers,
 // in the per-stream (batch 1) layout, and where its latest value is while
@@ -53,6 +56,15 @@ func (h *stateHome) detach() {
 		h.io.members[h.slot] = nil
 		h.io = nil
 	}
+}
+
+// release detaches a state under its owner's lock mu (Model.mu,
+// TransducerModel.mu): for a stream reset or gone, whose resident state
+// would otherwise be copied back when its slot is reused.
+func (h *stateHome) release(mu *sync.Mutex) {
+	mu.Lock()
+	h.detach()
+	mu.Unlock()
 }
 
 // flushAll flushes every state resident in io (before its tensors are

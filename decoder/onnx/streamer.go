@@ -21,19 +21,19 @@ var ErrFinished = errors.New("stream already finished")
 // calls (HeadSearches); Cut, Reset and Finish act on all of them at once.
 // Not safe for concurrent use.
 type Streamer struct {
-	m      *Model
-	sched  *Scheduler // nil: direct model calls
-	req    *request   // this stream's reusable scheduler request
-	closed bool
-	st     *StreamState
-	search ctc.Search   // the verbatim head's (output 0)
-	heads  []ctc.Search // per extra head (Model.Heads)
-	pend   []float32    // frames from feature frame base on, F values each
-	base   int64        // feature frame index of pend[0]: the next call starts here
-	total  int64        // feature frames accepted
-	calls  int64
-	window []float32 // scratch for the padded last windows
-	done   bool
+	m        *Model
+	sched    *Scheduler // nil: direct model calls
+	ticket              // the scheduler's number for it and its answer
+	win      []float32  // the window the scheduler is to run
+	closed   bool
+	st       *StreamState
+	search   ctc.Search   // the verbatim head's (output 0)
+	heads    []ctc.Search // per extra head (Model.Heads)
+	frameBuf              // frames from feature frame base on
+	base     int64        // feature frame index of pend[0]: the next call starts here
+	calls    int64
+	window   []float32 // scratch for the padded last windows
+	done     bool
 }
 
 // NewStreamer starts a stream whose feature frame 0 is at media time anchor
@@ -55,12 +55,12 @@ func (m *Model) NewStreamer(anchor int64) (*Streamer, error) {
 	}
 	T, F := m.c.ChunkFrames, m.c.FeatureDim
 	return &Streamer{
-		m:      m,
-		st:     m.NewStreamState(),
-		search: g,
-		heads:  heads,
-		pend:   make([]float32, 0, 2*T*F),
-		window: make([]float32, T*F),
+		m:        m,
+		st:       m.NewStreamState(),
+		search:   g,
+		heads:    heads,
+		frameBuf: frameBuf{pend: make([]float32, 0, 2*T*F)},
+		window:   make([]float32, T*F),
 	}, nil
 }
 
@@ -71,8 +71,8 @@ func (s *Streamer) Reset(anchor int64) {
 	for _, h := range s.heads {
 		h.Reset(anchor)
 	}
-	s.pend = s.pend[:0]
-	s.base, s.total, s.calls, s.done = 0, 0, 0, false
+	s.frameBuf.reset()
+	s.base, s.calls, s.done = 0, 0, false
 }
 
 // Accept appends feature frames (F values each, frame after frame) and runs
@@ -82,11 +82,9 @@ func (s *Streamer) Accept(frames []float32) error {
 		return ErrFinished
 	}
 	F := s.m.c.FeatureDim
-	if len(frames)%F != 0 {
-		return fmt.Errorf("%w: %d values is not a whole number of %d-bin frames", ErrBatch, len(frames), F)
+	if err := s.push(frames, F); err != nil {
+		return err
 	}
-	s.pend = append(s.pend, frames...)
-	s.total += int64(len(frames) / F)
 	T := s.m.c.ChunkFrames
 	for len(s.pend) >= T*F {
 		if err := s.call(s.pend[:T*F]); err != nil {
@@ -116,36 +114,40 @@ func (s *Streamer) Finish() error {
 }
 
 // Close unregisters the stream from its scheduler, so that batches no longer
-// wait for it; later model calls then fail with ErrClosed. Without a
+// wait for it, and drops its state from the model's tensors, where the
+// scheduler left it; later model calls then fail with ErrClosed. Without a
 // scheduler it does nothing. It is safe to call more than once.
 func (s *Streamer) Close() {
 	if s.sched == nil || s.closed {
 		return
 	}
 	s.closed = true
+	s.st.release()
 	s.sched.leave()
+}
+
+// run makes the model call for one window, directly or through the
+// scheduler; the log-probs are then in s.st.
+func (s *Streamer) run(window []float32) error {
+	if s.sched == nil {
+		_, err := s.m.Run(window, []*StreamState{s.st})
+		return err
+	}
+	if s.closed {
+		return ErrClosed
+	}
+	s.win = window
+	err := s.sched.do(s)
+	s.win = nil
+	return err
 }
 
 // call runs one window and advances by S frames.
 func (s *Streamer) call(window []float32) error {
-	var lp []float32
-	if s.sched == nil {
-		out, err := s.m.Run(window, []*StreamState{s.st})
-		if err != nil {
-			return err
-		}
-		lp = out[0]
-	} else {
-		if s.closed {
-			return ErrClosed
-		}
-		out, err := s.sched.do(s.req, window)
-		if err != nil {
-			return err
-		}
-		lp = out
+	if err := s.run(window); err != nil {
+		return err
 	}
-	if err := s.search.Accept(lp); err != nil {
+	if err := s.search.Accept(s.st.logProbs); err != nil {
 		return err
 	}
 	for h, hs := range s.heads {
@@ -153,13 +155,39 @@ func (s *Streamer) call(window []float32) error {
 			return fmt.Errorf("onnx: %s head: %w", s.m.b.Heads[h].Track, err)
 		}
 	}
-	S, F := s.m.c.ChunkShift, s.m.c.FeatureDim
-	drop := min(S*F, len(s.pend))
-	s.pend = s.pend[:copy(s.pend, s.pend[drop:])]
+	S := s.m.c.ChunkShift
+	s.shift(S * s.m.c.FeatureDim)
 	s.base += int64(S)
 	s.calls++
 	return nil
 }
+
+// frameBuf buffers a stream's feature frames, F values each, from the
+// start of its next window on.
+type frameBuf struct {
+	pend  []float32 // the values, frame after frame
+	total int64     // frames pushed (a transducer's tail padding excluded)
+}
+
+// push appends whole frames of F values; a part of a frame fails with
+// ErrBatch.
+func (b *frameBuf) push(frames []float32, F int) error {
+	if len(frames)%F != 0 {
+		return fmt.Errorf("%w: %d values is not a whole number of %d-bin frames", ErrBatch, len(frames), F)
+	}
+	b.pend = append(b.pend, frames...)
+	b.total += int64(len(frames) / F)
+	return nil
+}
+
+// shift drops the first n values, or all there are when fewer.
+func (b *frameBuf) shift(n int) {
+	n = min(n, len(b.pend))
+	b.pend = b.pend[:copy(b.pend, b.pend[n:])]
+}
+
+// reset empties the buffer and its count.
+func (b *frameBuf) reset() { b.pend, b.total = b.pend[:0], 0 }
 
 // Words returns the recognised words so far; the last may still grow.
 func (s *Streamer) Words() []decoder.Word { return s.search.Words() }

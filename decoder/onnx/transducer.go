@@ -702,11 +702,7 @@ func (s *EncoderState) Reset() {
 
 // release drops the state from the encoder's state tensors, where a
 // TransducerScheduler may have left it, without reading it back.
-func (s *EncoderState) release() {
-	s.m.mu.Lock()
-	s.home.detach()
-	s.m.mu.Unlock()
-}
+func (s *EncoderState) release() { s.home.release(&s.m.mu) }
 
 // RunEncoder makes one encoder call for len(states) streams. x holds their
 // feature windows, [N,T,F] flattened (for NeMo too: the model's

@@ -1,13 +1,6 @@
 package onnx
 
-import (
-	"cmp"
-	"slices"
-	"sync/atomic"
-	"time"
-
-	"github.com/subtitled/subtitled/decoder/transducer"
-)
+import "github.com/subtitled/subtitled/decoder/transducer"
 
 // TransducerScheduler owns a TransducerModel and batches the chunks of many
 // streams, as Scheduler does for CTC models: one goroutine takes a ready
@@ -25,14 +18,17 @@ import (
 // stream ends.
 //
 // A failed call (a closed model, an ONNX Runtime error, a non-finite
-// joiner output) fails every stream of its batch. The TransducerScheduler
-// does not close the model: close the scheduler first, then the model.
+// joiner output) fails every stream of its batch. In its Stats, RunTime is
+// the encoder's ONNX Runtime Run and SearchTime the batched search, decoder
+// and joiner calls included. The TransducerScheduler does not close the
+// model: close the scheduler first, then the model.
 type TransducerScheduler struct {
-	m       *TransducerModel
-	q       *batchQueue[*TransducerStreamer]
-	onBatch func(int, time.Duration)
-	stats   batchStats
-	seq     atomic.Uint64 // numbers the streamers, the order of a batch
+	// The queue, the waiting policy and the goroutine; MaxBatch, Close and
+	// Stats are its.
+	*batchQueue[*TransducerStreamer]
+
+	m  *TransducerModel
+	sc batchScratch // run's
 }
 
 // NewTransducerScheduler starts a scheduler goroutine for m (not nil). The
@@ -49,107 +45,37 @@ func NewTransducerScheduler(m *TransducerModel, opts SchedulerOptions) *Transduc
 // newTransducerScheduler builds a TransducerScheduler without starting its
 // goroutine.
 func newTransducerScheduler(m *TransducerModel, opts SchedulerOptions) *TransducerScheduler {
-	return &TransducerScheduler{
-		m:       m,
-		q:       newBatchQueue[*TransducerStreamer](opts, m.p.MaxBatch),
-		onBatch: opts.OnBatch,
-	}
+	q := newBatchQueue[*TransducerStreamer](opts, m.p.MaxBatch)
+	return &TransducerScheduler{batchQueue: q, m: m, sc: batchScratch{
+		states:  make([]*EncoderState, 0, q.maxBatch),
+		streams: make([]*transducer.Stream, 0, q.maxBatch),
+		enc:     make([][]float32, 0, q.maxBatch),
+	}}
 }
 
 // Model returns the scheduler's model.
 func (s *TransducerScheduler) Model() *TransducerModel { return s.m }
-
-// MaxBatch returns the effective batch size limit.
-func (s *TransducerScheduler) MaxBatch() int { return s.q.maxBatch }
 
 // NewStreamer starts a stream, like TransducerModel.NewStreamer, whose
 // chunks go through the scheduler (Accept and Finish block until theirs
 // have run). It counts as registered until its Close. It fails with
 // ErrClosed after Close.
 func (s *TransducerScheduler) NewStreamer(anchor int64) (*TransducerStreamer, error) {
-	if s.q.isClosed() {
-		return nil, ErrClosed
-	}
 	st, err := s.m.NewStreamer(anchor)
 	if err != nil {
 		return nil, err
 	}
-	st.sched, st.reply, st.seq = s, make(chan error, 1), s.seq.Add(1)
-	st.st.home.stay = true // between calls, the state stays in the encoder's tensors
-	s.q.join()
+	if err := s.join(&st.ticket, &st.st.home); err != nil {
+		return nil, err
+	}
+	st.sched = s
 	return st, nil
 }
 
-// Close stops the scheduler's goroutine and waits for it; a batch in
-// progress completes first. Chunks still pending and all later calls fail
-// with ErrClosed. It is safe to call more than once.
-func (s *TransducerScheduler) Close() {
-	s.q.close()
-	<-s.q.exited
-}
-
-// Stats returns the scheduler's counters. RunTime is the encoder's ONNX
-// Runtime Run; SearchTime the batched search, decoder and joiner calls
-// included.
-func (s *TransducerScheduler) Stats() SchedulerStats {
-	return s.stats.snapshot(s.q.active.Load())
-}
-
-// do queues a Ready stream and waits until its chunk has run. The
-// scheduler's goroutine uses the streamer only between taking it and
-// answering; its owner is blocked here meanwhile.
-func (s *TransducerScheduler) do(st *TransducerStreamer) error {
-	if !s.q.submit(st) {
-		return ErrClosed
-	}
-	select {
-	case err := <-st.reply:
-		return err
-	case <-s.q.exited:
-		// The goroutine may have answered just before it returned.
-		select {
-		case err := <-st.reply:
-			return err
-		default:
-			return ErrClosed
-		}
-	}
-}
-
 // loop is the scheduler's goroutine.
-func (s *TransducerScheduler) loop() {
-	defer s.q.stop()
-	batch := make([]*TransducerStreamer, 0, s.q.maxBatch)
-	sc := &batchScratch{
-		states:  make([]*EncoderState, 0, s.q.maxBatch),
-		streams: make([]*transducer.Stream, 0, s.q.maxBatch),
-		enc:     make([][]float32, 0, s.q.maxBatch),
-	}
-	for {
-		var ok bool
-		if batch, ok = s.q.next(batch); !ok {
-			for _, st := range batch {
-				st.reply <- ErrClosed
-			}
-			return
-		}
-		s.run(batch, sc)
-	}
-}
+func (s *TransducerScheduler) loop() { s.serve(s.run) }
 
-// run decodes one batch and answers every stream.
-func (s *TransducerScheduler) run(batch []*TransducerStreamer, sc *batchScratch) {
-	t0 := time.Now()
-	// The same streams in the same order find their states in place.
-	slices.SortFunc(batch, func(a, b *TransducerStreamer) int { return cmp.Compare(a.seq, b.seq) })
-	tm, err := s.m.decodeBatch(batch, sc)
-	t1 := time.Now()
-	for _, st := range batch {
-		st.reply <- err
-	}
-	own := t1.Sub(t0) - tm.run - tm.search + s.q.takeDrained()
-	s.stats.record(len(batch), tm.run, own, tm.search, time.Since(t1))
-	if s.onBatch != nil {
-		s.onBatch(len(batch), tm.encoder)
-	}
+// run decodes one batch of Ready streams, ordered by stream.
+func (s *TransducerScheduler) run(batch []*TransducerStreamer) (batchTimes, error) {
+	return s.m.decodeBatch(batch, &s.sc)
 }

@@ -3,11 +3,9 @@ package onnx
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,7 +57,7 @@ func tdCases() []tdCase {
 		{name: "zipformer2/modified_beam", open: icefall(transducer.ModifiedBeam), say: sayIcefall, script: sentence},
 		{
 			name: "nemo_transducer/greedy",
-			open: func(t *testing.T) *TransducerModel { return openNeMo(t, FamilyNeMoTransducer, transducer.Options{}) },
+			open: func(t *testing.T) *TransducerModel { return openFamily(t, FamilyNeMoTransducer, transducer.Options{}) },
 			say: func(t *testing.T, seed uint64, lead, tail int, names []string) []float32 {
 				return sayNeMo(t, 80, seed, lead, tail, names...).frames
 			},
@@ -83,18 +81,7 @@ func tdStreams(t *testing.T, c tdCase, m *TransducerModel, n int) []tdStream {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rng := rand.New(rand.NewPCG(uint64(i), 3))
-		L := len(ts.frames) / F
-		for from := 0; from < L; {
-			to := min(L, from+1+rng.IntN(60))
-			if err := st.Accept(ts.frames[from*F : to*F]); err != nil {
-				t.Fatal(err)
-			}
-			from = to
-		}
-		if err := st.Finish(); err != nil {
-			t.Fatal(err)
-		}
+		mustFeed(t, st, ts.frames, F, randomPieces(uint64(i), 3, 60))
 		if len(st.Search().Tokens()) == 0 {
 			t.Fatalf("solo stream %d decoded nothing", i)
 		}
@@ -129,38 +116,27 @@ func TestTransducerSchedulerExact(t *testing.T) {
 
 func checkTransducerScheduler(t *testing.T, m *TransducerModel, streams []tdStream, mb, T, F int) {
 	n := len(streams)
-	var sizesMu sync.Mutex
-	sizes := map[int]int64{}
+	var sizes batchSizes
 	s := NewTransducerScheduler(m, SchedulerOptions{MaxBatch: mb, OnBatch: func(k int, d time.Duration) {
-		sizesMu.Lock()
-		sizes[k]++
-		sizesMu.Unlock()
+		sizes.add(k)
 		if d <= 0 {
 			t.Errorf("OnBatch duration %v", d)
 		}
 	}})
 	defer s.Close()
 	got := make([]tdResult, n)
-	// Stream i joins once stream i-1 has fed its first piece.
-	joined := make([]chan struct{}, n)
-	for i := range joined {
-		joined[i] = make(chan struct{})
-	}
-	var wg sync.WaitGroup
-	for i := range streams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i > 0 {
-				<-joined[i-1]
-			}
-			var once sync.Once
-			signal := func() { once.Do(func() { close(joined[i]) }) }
-			defer signal()
-			got[i] = feedTransducer(s, streams[i], uint64(i), T, F, signal)
-		}()
-	}
-	wg.Wait()
+	runJoined(n, func(i int, first func()) {
+		st, err := s.NewStreamer(streams[i].anchor)
+		if err != nil {
+			got[i].err = err
+			return
+		}
+		defer st.Close()
+		// Random pieces of up to 3 windows.
+		if got[i].err = feedFrames(st, streams[i].frames, F, randomPieces(uint64(i), 7, 3*T), first); got[i].err == nil {
+			got[i] = tdResult{tokens: st.Search().Tokens(), times: st.Search().TokenFrames(), words: st.Words(), calls: st.Calls()}
+		}
+	})
 	var total int64
 	for i, ts := range streams {
 		g := got[i]
@@ -170,15 +146,7 @@ func checkTransducerScheduler(t *testing.T, m *TransducerModel, streams []tdStre
 		if !reflect.DeepEqual(g.tokens, ts.tokens) || !reflect.DeepEqual(g.times, ts.times) {
 			t.Errorf("stream %d: scheduled %v at %v, solo %v at %v", i, g.tokens, g.times, ts.tokens, ts.times)
 		}
-		if len(g.words) != len(ts.words) {
-			t.Fatalf("stream %d: words %+v, solo %+v", i, g.words, ts.words)
-		}
-		for k, w := range g.words {
-			v := ts.words[k]
-			if w.Text != v.Text || w.Start != v.Start || w.End != v.End || math.Abs(float64(w.Conf-v.Conf)) > 1e-5 {
-				t.Errorf("stream %d word %d: scheduled %+v, solo %+v", i, k, w, v)
-			}
-		}
+		checkWordsClose(t, fmt.Sprintf("stream %d (scheduled against solo)", i), g.words, ts.words)
 		if g.calls != ts.calls {
 			t.Errorf("stream %d: %d calls, solo %d", i, g.calls, ts.calls)
 		}
@@ -186,48 +154,11 @@ func checkTransducerScheduler(t *testing.T, m *TransducerModel, streams []tdStre
 	}
 	s.Close() // the last OnBatch has returned
 	st := s.Stats()
-	var fromHook, callsHook int64
-	for k, c := range sizes {
-		if k < 1 || k > mb {
-			t.Errorf("batch of %d with MaxBatch %d", k, mb)
-		}
-		fromHook += int64(k) * c
-		callsHook += c
-	}
-	if st.Streams != total || fromHook != total || st.Calls != callsHook {
-		t.Errorf("stats %+v, OnBatch saw %d calls of %d stream-chunks, streams made %d", st, callsHook, fromHook, total)
-	}
-	if st.ActiveStreams != 0 || st.MaxBatchSeen > mb || st.MaxBatchSeen < 1 || st.RunTime <= 0 || st.SearchTime <= 0 {
+	sizes.check(t, st, mb, n, total)
+	if st.RunTime <= 0 || st.SearchTime <= 0 {
 		t.Errorf("stats %+v", st)
 	}
-	if n == 17 && st.MaxBatchSeen < 2 {
-		t.Errorf("17 streams never shared a call: %+v", st)
-	}
-	t.Logf("%+v, batch sizes %v", st, sizes)
-}
-
-// feedTransducer runs one stream through s in random pieces of up to 3
-// windows, calling first after the first piece, and closes it.
-func feedTransducer(s *TransducerScheduler, ts tdStream, seed uint64, T, F int, first func()) tdResult {
-	st, err := s.NewStreamer(ts.anchor)
-	if err != nil {
-		return tdResult{err: err}
-	}
-	defer st.Close()
-	rng := rand.New(rand.NewPCG(seed, 7))
-	L := len(ts.frames) / F
-	for from := 0; from < L; {
-		to := min(L, from+1+rng.IntN(3*T))
-		if err := st.Accept(ts.frames[from*F : to*F]); err != nil {
-			return tdResult{err: err}
-		}
-		first()
-		from = to
-	}
-	if err := st.Finish(); err != nil {
-		return tdResult{err: err}
-	}
-	return tdResult{tokens: st.Search().Tokens(), times: st.Search().TokenFrames(), words: st.Words(), calls: st.Calls()}
+	t.Logf("%+v, batch sizes %v", st, sizes.n)
 }
 
 // States left in the encoder's tensors between calls (stateHome.stay, as
@@ -325,103 +256,6 @@ func pick(sts []*EncoderState, idx []int) []*EncoderState {
 	return out
 }
 
-// The waiting policy of the transducer scheduler's queue, with the clock
-// replaced, as TestSchedulerWaitPolicy checks Scheduler's.
-func TestBatchQueuePolicy(t *testing.T) {
-	tests := []struct {
-		name      string
-		maxBatch  int
-		wait      time.Duration
-		active    int
-		queued    int
-		later     int
-		leave     int
-		want      []int
-		wantWaits int
-	}{
-		{name: "lone stream never waits", maxBatch: 16, active: 1, queued: 1, want: []int{1}},
-		{name: "all ready go together", maxBatch: 16, active: 5, queued: 5, want: []int{5}},
-		{name: "limit below active", maxBatch: 2, active: 5, queued: 2, want: []int{2}},
-		{name: "limit splits, rest waits", maxBatch: 4, active: 6, queued: 6, want: []int{4, 2}, wantWaits: 1},
-		{name: "full batches need no wait", maxBatch: 4, active: 9, queued: 8, want: []int{4, 4}},
-		{name: "waits for the missing stream", maxBatch: 16, active: 3, queued: 2, later: 1, want: []int{3}, wantWaits: 1},
-		{name: "waits for two, one at a time", maxBatch: 16, active: 4, queued: 2, later: 2, want: []int{4}, wantWaits: 1},
-		{name: "wait passes", maxBatch: 16, active: 3, queued: 2, want: []int{2}, wantWaits: 1},
-		{name: "idle stream leaves", maxBatch: 16, active: 3, queued: 2, leave: 1, want: []int{2}, wantWaits: 1},
-		{name: "negative wait never waits", maxBatch: 16, wait: -1, active: 3, queued: 2, want: []int{2}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-			q := newBatchQueue[int](SchedulerOptions{MaxBatch: tc.maxBatch, Wait: tc.wait}, 0)
-			waits := make(chan time.Duration, 16)
-			q.after = func(d time.Duration) <-chan time.Time {
-				waits <- d
-				if tc.later == 0 && tc.leave == 0 {
-					ch := make(chan time.Time, 1)
-					ch <- time.Time{}
-					return ch
-				}
-				return nil // never passes
-			}
-			for range tc.active {
-				q.join()
-			}
-			for i := range tc.queued {
-				if !q.submit(i) {
-					t.Fatal("submit failed")
-				}
-			}
-			sizes := make(chan int, 16)
-			go func() {
-				defer q.stop()
-				var batch []int
-				for {
-					var ok bool
-					if batch, ok = q.next(batch); !ok {
-						return
-					}
-					sizes <- len(batch)
-				}
-			}()
-			nwaits := 0
-			if tc.later > 0 || tc.leave > 0 {
-				select {
-				case d := <-waits:
-					if d != q.wait {
-						t.Errorf("waited %v, want %v", d, q.wait)
-					}
-				case n := <-sizes:
-					t.Fatalf("a batch of %d ran without waiting", n)
-				}
-				nwaits++
-				for i := range tc.later {
-					q.submit(100 + i)
-				}
-				for range tc.leave {
-					q.leave()
-				}
-			}
-			var got []int
-			for range tc.want {
-				got = append(got, <-sizes)
-			}
-			q.close()
-			<-q.exited
-			nwaits += len(waits)
-			if len(sizes) > 0 {
-				got = append(got, <-sizes)
-			}
-			if !slices.Equal(got, tc.want) || nwaits != tc.wantWaits {
-				t.Errorf("batches %v with %d waits, want %v with %d", got, nwaits, tc.want, tc.wantWaits)
-			}
-			if q.submit(1) {
-				t.Error("submit after close")
-			}
-		})
-	}
-}
-
 func TestTransducerSchedulerOptions(t *testing.T) {
 	m := openFamily(t, FamilyZipformer2, transducer.Options{})
 	fixed := &TransducerModel{p: TransducerParams{MaxBatch: 1}}
@@ -438,8 +272,8 @@ func TestTransducerSchedulerOptions(t *testing.T) {
 	}
 	for i, tc := range tests {
 		s := newTransducerScheduler(tc.m, tc.opts)
-		if s.MaxBatch() != tc.max || cap(s.q.reqs) != tc.cap_ || s.q.wait != tc.wait || s.Model() != tc.m {
-			t.Errorf("case %d: max %d, queue %d, wait %v", i, s.MaxBatch(), cap(s.q.reqs), s.q.wait)
+		if s.MaxBatch() != tc.max || cap(s.reqs) != tc.cap_ || s.wait != tc.wait || s.Model() != tc.m {
+			t.Errorf("case %d: max %d, queue %d, wait %v", i, s.MaxBatch(), cap(s.reqs), s.wait)
 		}
 	}
 }
@@ -451,37 +285,19 @@ func TestTransducerSchedulerClose(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	m := openFamily(t, FamilyZipformer2, transducer.Options{})
 	p := m.Params()
-	chunk := make([]float32, p.ChunkFrames*p.FeatureDim)
-	for i := range chunk {
-		chunk[i] = p.PadValue
-	}
+	chunk := padChunk(p.ChunkFrames, p.FeatureDim, p.PadValue)
 
 	t.Run("waiting for a batch", func(t *testing.T) {
 		s := newTransducerScheduler(m, SchedulerOptions{Wait: time.Hour})
 		waiting := make(chan struct{})
-		s.q.after = func(time.Duration) <-chan time.Time { close(waiting); return nil }
+		s.after = func(time.Duration) <-chan time.Time { close(waiting); return nil }
 		go s.loop()
 		a, _ := s.NewStreamer(0)
-		b, _ := s.NewStreamer(0) // registered, never ready: a waits for it
+		b, _ := s.NewStreamer(0)
 		if st := s.Stats(); st.ActiveStreams != 2 {
 			t.Errorf("stats %+v", st)
 		}
-		errc := make(chan error)
-		go func() { errc <- a.Accept(chunk) }()
-		<-waiting
-		s.Close()
-		if err := <-errc; !errors.Is(err, ErrClosed) {
-			t.Errorf("pending Accept: %v", err)
-		}
-		if err := b.Accept(chunk); !errors.Is(err, ErrClosed) {
-			t.Errorf("Accept after Close: %v", err)
-		}
-		if err := b.Finish(); !errors.Is(err, ErrClosed) {
-			t.Errorf("Finish after Close: %v", err)
-		}
-		if _, err := s.NewStreamer(0); !errors.Is(err, ErrClosed) {
-			t.Errorf("NewStreamer after Close: %v", err)
-		}
+		checkClosedWhileWaiting(t, a, b, chunk, waiting, s.Close, func() error { _, err := s.NewStreamer(0); return err })
 		a.Close()
 		b.Close()
 		b.Close()

@@ -27,12 +27,10 @@ import (
 type TransducerStreamer struct {
 	m        *TransducerModel
 	sched    *TransducerScheduler // nil: direct model calls
-	reply    chan error           // capacity 1: the scheduler's answer
-	seq      uint64               // the scheduler's number for it: batches run in this order
+	ticket                        // the scheduler's number for it and its answer
 	st       *EncoderState
 	search   *transducer.Stream
-	pend     []float32 // frames from the window start on, F values each (tail padding included)
-	total    int64     // feature frames accepted (no padding)
+	frameBuf // frames from the window start on (tail padding included)
 	calls    int64
 	finished bool // InputFinished ran: pend holds the tail padding
 	closed   bool
@@ -48,10 +46,10 @@ func (m *TransducerModel) NewStreamer(anchor int64) (*TransducerStreamer, error)
 		return nil, ErrClosed
 	}
 	return &TransducerStreamer{
-		m:      m,
-		st:     m.NewEncoderState(),
-		search: m.search.NewStream(anchor),
-		pend:   make([]float32, 0, 2*m.p.ChunkFrames*m.p.FeatureDim),
+		m:        m,
+		st:       m.NewEncoderState(),
+		search:   m.search.NewStream(anchor),
+		frameBuf: frameBuf{pend: make([]float32, 0, 2*m.p.ChunkFrames*m.p.FeatureDim)},
 	}, nil
 }
 
@@ -60,8 +58,8 @@ func (m *TransducerModel) NewStreamer(anchor int64) (*TransducerStreamer, error)
 func (s *TransducerStreamer) Reset(anchor int64) {
 	s.st.Reset()
 	s.search.Reset(anchor)
-	s.pend = s.pend[:0]
-	s.total, s.calls, s.finished = 0, 0, false
+	s.frameBuf.reset()
+	s.calls, s.finished = 0, false
 }
 
 // Push buffers feature frames (F values each, frame after frame) without
@@ -73,13 +71,7 @@ func (s *TransducerStreamer) Push(frames []float32) error {
 	case s.finished:
 		return ErrFinished
 	}
-	F := s.m.p.FeatureDim
-	if len(frames)%F != 0 {
-		return fmt.Errorf("%w: %d values is not a whole number of %d-bin frames", ErrBatch, len(frames), F)
-	}
-	s.pend = append(s.pend, frames...)
-	s.total += int64(len(frames) / F)
-	return nil
+	return s.push(frames, s.m.p.FeatureDim)
 }
 
 // InputFinished marks the end of the input: it appends the tail padding
@@ -143,7 +135,7 @@ func (s *TransducerStreamer) Close() {
 	s.closed = true
 	if s.sched != nil {
 		s.st.release()
-		s.sched.q.leave()
+		s.sched.leave()
 	}
 }
 
@@ -195,13 +187,6 @@ type batchScratch struct {
 	enc     [][]float32
 }
 
-// batchTimes are the parts of one decodeBatch call.
-type batchTimes struct {
-	encoder time.Duration // the encoder call: stacking, Run, scattering
-	run     time.Duration // ONNX Runtime's Run of the encoder
-	search  time.Duration // the batched search
-}
-
 // decodeBatch is DecodeStreams for streams already checked (Ready,
 // distinct, open, made by m): one encoder call with their windows and
 // states stacked, the search of all of them batched, then each window
@@ -221,7 +206,7 @@ func (m *TransducerModel) decodeBatch(ss []*TransducerStreamer, sc *batchScratch
 		}
 	})
 	t1 := time.Now()
-	tm.encoder, tm.run = t1.Sub(t0), run
+	tm.call, tm.run = t1.Sub(t0), run
 	if err != nil {
 		return tm, err
 	}
@@ -232,7 +217,7 @@ func (m *TransducerModel) decodeBatch(ss []*TransducerStreamer, sc *batchScratch
 	}
 	shift := m.p.ChunkShift * m.p.FeatureDim
 	for _, s := range ss {
-		s.pend = s.pend[:copy(s.pend, s.pend[shift:])]
+		s.shift(shift)
 		s.calls++
 	}
 	return tm, nil

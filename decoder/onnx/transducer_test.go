@@ -1,10 +1,8 @@
 package onnx
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -42,14 +40,8 @@ type soundTable struct {
 
 func loadSounds(t testing.TB) map[string]sound {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "models", "families", "sounds.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var st soundTable
-	if err := json.Unmarshal(data, &st); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, filepath.Join(repoRoot, "testdata", "models", "families", "sounds.json"), &st)
 	if st.FeatureDim != 80 || st.Subsampling != 4 || st.Silence != silence || len(st.Sounds) != 18 {
 		t.Fatalf("sounds.json: %+v", st)
 	}
@@ -62,23 +54,22 @@ func loadSounds(t testing.TB) map[string]sound {
 
 // utterance is a synthetic fbank stream of sounds.
 type utterance struct {
-	frames []float32 // [L][80]
+	frames []float32 // [L][80] (fut: [L][dim])
 	sounds []string
 	onsets []int // feature frame where each sound starts
 	ends   []int // feature frame after each sound
 }
 
-// say builds log-mel frames: lead frames of silence, then per sound a tone
-// of 10..22 frames at level ~0 in its band followed by 8..14 frames of
-// silence, then tail frames of silence. Levels carry a little noise (seeded).
-func say(t testing.TB, seed uint64, lead, tail int, names ...string) utterance {
+// sayWith builds F-bin log-mel frames: lead frames of silence, then per
+// sound a tone of 10..22 frames at level ~0 in its band (band(name))
+// followed by 8..14 frames of silence, then tail frames of silence. Levels
+// carry a little noise from rng.
+func sayWith(t testing.TB, rng *rand.Rand, F, lead, tail int, band func(name string) (int, bool), names []string) utterance {
 	t.Helper()
-	table := loadSounds(t)
-	rng := rand.New(rand.NewPCG(seed, 7))
 	var u utterance
 	add := func(n, band int) {
 		for range n {
-			fr := make([]float32, 80)
+			fr := make([]float32, F)
 			for b := range fr {
 				fr[b] = silence + rng.Float32()
 			}
@@ -90,18 +81,26 @@ func say(t testing.TB, seed uint64, lead, tail int, names ...string) utterance {
 	}
 	add(lead, -1)
 	for _, n := range names {
-		s, ok := table[n]
+		b, ok := band(n)
 		if !ok {
 			t.Fatalf("no sound %q", n)
 		}
 		u.sounds = append(u.sounds, n)
-		u.onsets = append(u.onsets, len(u.frames)/80)
-		add(10+rng.IntN(13), s.Band)
-		u.ends = append(u.ends, len(u.frames)/80)
+		u.onsets = append(u.onsets, len(u.frames)/F)
+		add(10+rng.IntN(13), b)
+		u.ends = append(u.ends, len(u.frames)/F)
 		add(8+rng.IntN(7), -1)
 	}
 	add(tail, -1)
 	return u
+}
+
+// say is sayWith for the icefall fixtures: 80 bins, sounds from sounds.json.
+func say(t testing.TB, seed uint64, lead, tail int, names ...string) utterance {
+	t.Helper()
+	table := loadSounds(t)
+	band := func(n string) (int, bool) { s, ok := table[n]; return s.Band, ok }
+	return sayWith(t, rand.New(rand.NewPCG(seed, 7)), 80, lead, tail, band, names)
 }
 
 func (u utterance) len() int { return len(u.frames) / 80 }
@@ -233,22 +232,7 @@ func TestOpenTransducerParams(t *testing.T) {
 // decodeSolo streams an utterance through a fresh streamer in ragged pieces.
 func decodeSolo(t *testing.T, m *TransducerModel, u utterance, anchor int64, seed uint64) *TransducerStreamer {
 	t.Helper()
-	s, err := m.NewStreamer(anchor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(seed, 1))
-	for from := 0; from < u.len(); {
-		n := min(u.len()-from, 1+rng.IntN(50))
-		if err := s.Accept(u.frames[from*80 : (from+n)*80]); err != nil {
-			t.Fatal(err)
-		}
-		from += n
-	}
-	if err := s.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return fedStreamer(t, m.NewStreamer, anchor, u.frames, 80, randomPieces(seed, 1, 50))
 }
 
 func TestTransducerFamiliesDecode(t *testing.T) {
@@ -330,24 +314,21 @@ func TestTransducerStateFeedbackMatters(t *testing.T) {
 	for _, family := range transducerFamilies {
 		m := openFamily(t, family, transducer.Options{})
 		u := say(t, 11, 9, 20, sentence...)
-		if got := decodeWith(t, m, u, func(*EncoderState) {}); got != sentenceText {
-			t.Fatalf("%s: fed back: %q", family, got)
-		}
-		got := decodeWith(t, m, u, func(st *EncoderState) { st.Reset() })
-		t.Logf("%s without state feedback: %q", family, got)
-		if got == sentenceText {
-			t.Errorf("%s: decoding without state feedback gives the right text %q", family, got)
-		}
-		for j, info := range m.Params().States {
-			got := decodeWith(t, m, u, func(st *EncoderState) {
-				clear(st.f32[j])
-				clear(st.i64[j])
-			})
-			if got == sentenceText {
-				t.Errorf("%s: zeroing state %d (%s) before each call does not change the text", family, j, info.Name)
-			}
-		}
+		checkEncoderStatesMatter(t, family, m, u, sentenceText)
 	}
+}
+
+// checkEncoderStatesMatter is checkStatesMatter for a transducer's encoder
+// states, decoding u through decodeWith.
+func checkEncoderStatesMatter(t *testing.T, name string, m *TransducerModel, u utterance, want string) {
+	t.Helper()
+	checkStatesMatter(t, name, want, m.Params().States,
+		func(tamper func(*EncoderState)) string { return decodeWith(t, m, u, tamper) },
+		(*EncoderState).Reset,
+		func(st *EncoderState, j int) {
+			clear(st.f32[j])
+			clear(st.i64[j])
+		})
 }
 
 // processed_lens counts the 50 Hz frames seen, fed back through int64 state.
@@ -374,66 +355,16 @@ func TestTransducerBatchEqualsSolo(t *testing.T) {
 		for _, method := range []string{transducer.Greedy, transducer.ModifiedBeam} {
 			t.Run(family+"/"+method, func(t *testing.T) {
 				m := openFamily(t, family, transducer.Options{Method: method})
-				var us []utterance
+				var frames [][]float32
 				var solo []*TransducerStreamer
 				for i, sc := range scripts {
 					u := say(t, uint64(20+i), 4+9*i, 10+13*i, sc...)
-					us = append(us, u)
+					frames = append(frames, u.frames)
 					solo = append(solo, decodeSolo(t, m, u, int64(i)*100_000, 1))
 				}
-				ss := make([]*TransducerStreamer, len(scripts))
+				ss, _ := decodeStaggered(t, m, frames, 80)
 				for i := range ss {
-					var err error
-					if ss[i], err = m.NewStreamer(int64(i) * 100_000); err != nil {
-						t.Fatal(err)
-					}
-				}
-				// Stream i joins at step 5·i and pushes 7+5·i frames per step.
-				pos := make([]int, len(scripts))
-				for step := 0; ; step++ {
-					for i, s := range ss {
-						if step < 5*i || s.finished {
-							continue
-						}
-						n := min(us[i].len()-pos[i], 7+5*i)
-						if err := s.Push(us[i].frames[pos[i]*80 : (pos[i]+n)*80]); err != nil {
-							t.Fatal(err)
-						}
-						if pos[i] += n; pos[i] == us[i].len() {
-							s.InputFinished()
-						}
-					}
-					var ready []*TransducerStreamer
-					for _, s := range ss {
-						if s.Ready() {
-							ready = append(ready, s)
-						}
-					}
-					if len(ready) == 0 {
-						if slices.IndexFunc(ss, func(s *TransducerStreamer) bool { return !s.finished }) < 0 {
-							break
-						}
-						continue
-					}
-					if err := m.DecodeStreams(ready); err != nil {
-						t.Fatal(err)
-					}
-				}
-				for i := range ss {
-					a, b := ss[i].Search(), solo[i].Search()
-					if !reflect.DeepEqual(a.Tokens(), b.Tokens()) || !reflect.DeepEqual(a.TokenFrames(), b.TokenFrames()) {
-						t.Errorf("stream %d: batched %v at %v, solo %v at %v", i, a.Tokens(), a.TokenFrames(), b.Tokens(), b.TokenFrames())
-					}
-					wa, wb := ss[i].Words(), solo[i].Words()
-					if len(wa) != len(wb) {
-						t.Fatalf("stream %d: words %+v vs %+v", i, wa, wb)
-					}
-					for k := range wa {
-						if wa[k].Text != wb[k].Text || wa[k].Start != wb[k].Start || wa[k].End != wb[k].End ||
-							math.Abs(float64(wa[k].Conf-wb[k].Conf)) > 1e-5 {
-							t.Errorf("stream %d word %d: batched %+v, solo %+v", i, k, wa[k], wb[k])
-						}
-					}
+					checkSameAsSolo(t, i, ss[i], solo[i])
 					if ss[i].Calls() != solo[i].Calls() {
 						t.Errorf("stream %d: %d calls batched, %d solo", i, ss[i].Calls(), solo[i].Calls())
 					}
@@ -446,6 +377,67 @@ func TestTransducerBatchEqualsSolo(t *testing.T) {
 	}
 }
 
+// decodeStaggered decodes frames[i] ([L][F]) through a new streamer of m
+// anchored at i·100 000, stream i joining at step 5·i and pushing 7+5·i
+// frames per step; each step makes one DecodeStreams call for the streams
+// that are ready. It returns the streamers and the number of calls that had
+// more than one stream.
+func decodeStaggered(t *testing.T, m *TransducerModel, frames [][]float32, F int) (ss []*TransducerStreamer, batches int) {
+	t.Helper()
+	ss = make([]*TransducerStreamer, len(frames))
+	for i := range ss {
+		var err error
+		if ss[i], err = m.NewStreamer(int64(i) * 100_000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pos := make([]int, len(frames))
+	for step := 0; ; step++ {
+		for i, s := range ss {
+			if step < 5*i || s.finished {
+				continue
+			}
+			L := len(frames[i]) / F
+			n := min(L-pos[i], 7+5*i)
+			if err := s.Push(frames[i][pos[i]*F : (pos[i]+n)*F]); err != nil {
+				t.Fatal(err)
+			}
+			if pos[i] += n; pos[i] == L {
+				s.InputFinished()
+			}
+		}
+		var ready []*TransducerStreamer
+		for _, s := range ss {
+			if s.Ready() {
+				ready = append(ready, s)
+			}
+		}
+		if len(ready) == 0 {
+			if slices.IndexFunc(ss, func(s *TransducerStreamer) bool { return !s.finished }) < 0 {
+				return ss, batches
+			}
+			continue
+		}
+		if len(ready) > 1 {
+			batches++
+		}
+		if err := m.DecodeStreams(ready); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkSameAsSolo fails when stream i's batched streamer decoded other
+// tokens, token frames or words than its solo run.
+func checkSameAsSolo(t *testing.T, i int, batched, solo *TransducerStreamer) {
+	t.Helper()
+	a, b := batched.Search(), solo.Search()
+	if !reflect.DeepEqual(a.Tokens(), b.Tokens()) || !reflect.DeepEqual(a.TokenFrames(), b.TokenFrames()) {
+		t.Errorf("stream %d: batched %v at %v, solo %v at %v", i, a.Tokens(), a.TokenFrames(), b.Tokens(), b.TokenFrames())
+	}
+	checkWordsClose(t, fmt.Sprintf("stream %d (batched against solo)", i), batched.Words(), solo.Words())
+}
+
 // RunEncoder of a batch gives every stream exactly its solo outputs and states.
 func TestTransducerEncoderBatchExact(t *testing.T) {
 	for _, family := range transducerFamilies {
@@ -455,15 +447,10 @@ func TestTransducerEncoderBatchExact(t *testing.T) {
 		u := say(t, 3, 0, 200, sentence...)
 		solo := []*EncoderState{m.NewEncoderState(), m.NewEncoderState(), m.NewEncoderState()}
 		batch := []*EncoderState{m.NewEncoderState(), m.NewEncoderState(), m.NewEncoderState()}
-		checkBatchEqualsSolo(t, family, 12, solo, batch,
-			func(c, i int) []float32 {
-				off := ((c*p.ChunkShift + 37*i) % (u.len() - p.ChunkFrames)) * 80
-				return u.frames[off : off+w]
-			},
-			func(x []float32, sts []*EncoderState) error { _, err := m.RunEncoder(x, sts); return err },
-			func(a, b *EncoderState) bool {
-				return reflect.DeepEqual(a.out, b.out) && reflect.DeepEqual(a.f32, b.f32) && reflect.DeepEqual(a.i64, b.i64)
-			})
+		checkEncoderBatchEqualsSolo(t, family, m, 12, solo, batch, func(c, i int) []float32 {
+			off := ((c*p.ChunkShift + 37*i) % (u.len() - p.ChunkFrames)) * 80
+			return u.frames[off : off+w]
+		})
 	}
 }
 
@@ -486,12 +473,7 @@ func TestTransducerCutKeepsContext(t *testing.T) {
 		if len(words) != 2 || words[0].Text != "NEW" || words[1].Text != "YORK" {
 			t.Fatalf("%s: first segment %+v", family, words)
 		}
-		if err := s.Accept(v.frames); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Finish(); err != nil {
-			t.Fatal(err)
-		}
+		acceptAll(t, s, v.frames)
 		if got := s.Text(); got != "NEW" {
 			t.Errorf("%s: second segment %q, want NEW", family, got)
 		}
@@ -570,18 +552,22 @@ func TestTransducerStreamerErrors(t *testing.T) {
 	}
 }
 
-// copyBundle copies a family fixture into a temporary directory and lets
-// edit change it.
-func copyBundle(t *testing.T, family string, edit func(t testing.TB, dir string)) string {
+// copyFamily copies a fixture bundle of testdata/models/families into a
+// temporary directory and lets edit change it.
+func copyFamily(t *testing.T, family string, edit func(dir string)) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), family)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"encoder.onnx", "decoder.onnx", "joiner.onnx", "tokens.txt", "bundle.yaml"} {
-		copyFile(t, filepath.Join(familyDir(family), f), filepath.Join(dir, f))
+	files, err := os.ReadDir(familyDir(family))
+	if err != nil {
+		t.Fatal(err)
 	}
-	edit(t, dir)
+	for _, f := range files {
+		copyFile(t, filepath.Join(familyDir(family), f.Name()), filepath.Join(dir, f.Name()))
+	}
+	edit(dir)
 	return dir
 }
 
@@ -645,7 +631,7 @@ func TestOpenTransducerErrors(t *testing.T) {
 		}, ErrBundleConfig, []string{"colour"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := copyBundle(t, FamilyZipformer2, tc.edit)
+			dir := copyFamily(t, FamilyZipformer2, func(dir string) { tc.edit(t, dir) })
 			b, err := OpenTransducer(dir)
 			if !errors.Is(err, tc.want) || b != nil {
 				t.Fatalf("got %v, want %v", err, tc.want)
@@ -657,7 +643,7 @@ func TestOpenTransducerErrors(t *testing.T) {
 
 func TestDetectFamilyFiles(t *testing.T) {
 	// sherpa-onnx package names, fp32 and int8: the fp32 file is taken.
-	dir := copyBundle(t, FamilyLSTM, func(t testing.TB, dir string) {
+	dir := copyFamily(t, FamilyLSTM, func(dir string) {
 		for _, role := range []string{"encoder", "decoder", "joiner"} {
 			p := filepath.Join(dir, role+".onnx")
 			copyFile(t, p, filepath.Join(dir, role+"-epoch-99-avg-1.int8.onnx"))

@@ -89,15 +89,7 @@ func demoRunOpts(t *testing.T, m *onnx.Model, opts Options, samples []float32, p
 // streams. (Model calls always cover whole chunks; the model is causal, so
 // its export check in torch already showed chunked = whole-sequence output.)
 func TestDemoModelStreamingEqualsOffline(t *testing.T) {
-	b, err := onnx.OpenBundle(testenv.Path("models", "demo-en"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := onnx.NewModel(b, onnx.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := openModel(t, testenv.Path("models", "demo-en"))
 	samples := speech16k(t, "and now the weather for the south and the capital")
 	whole := demoRun(t, m, nil, samples, []int{len(samples)})
 	if len(whole) == 0 || strings.TrimSpace(whole[0].Text()) == "" {
@@ -149,15 +141,7 @@ func resultsText(rs []decoder.Result) string {
 // finals that continue, long before its endpoint, and the words are the
 // same as without early commits, whatever the grouping of the audio.
 func TestDemoModelEarlyCommits(t *testing.T) {
-	b, err := onnx.OpenBundle(testenv.Path("models", "demo-en"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := onnx.NewModel(b, onnx.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := openModel(t, testenv.Path("models", "demo-en"))
 	samples := speech16k(t, "the minister said the new hospital in the north will open next spring and "+
 		"the council agreed to build more homes near the river before the end of the year")
 	words := func(rs []decoder.Result) (out []decoder.Word, continues int) {

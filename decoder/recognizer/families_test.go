@@ -14,14 +14,13 @@ import (
 	"github.com/subtitled/subtitled/decoder/onnx"
 	"github.com/subtitled/subtitled/decoder/transducer"
 	"github.com/subtitled/subtitled/tools/familymodels/sounds"
-	"github.com/subtitled/subtitled/tools/testenv"
 )
 
 // toneSounds synthesises a sound table's sounds (tools/familymodels/sounds)
 // at 16 kHz and returns the samples with each tone's onset and end.
 func toneSounds(t *testing.T, table string, bandHz func(int) float64, lead int, names ...string) ([]float32, []int, []int) {
 	t.Helper()
-	tab, err := sounds.Load(testenv.Path("testdata", "models", "families", table))
+	tab, err := sounds.Load(familyDir(table))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,48 +79,23 @@ func TestFamilyRecognizers(t *testing.T) {
 		{"nemotron", true, []string{"NEW_YORK", "PERIOD"}, []string{"DITTO1", "HA", "DITTO1"}, [2]string{"New York.", "ha ha"}, false},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
-			dir := testenv.Path("testdata", "models", "families", tc.dir)
-			var finals []decoder.Result
-			partials := 0
-			emit := func(res decoder.Result) {
-				if res.Final {
-					finals = append(finals, res)
-				} else {
-					partials++
-				}
-			}
+			var rs results
 			var r *Recognizer
 			var bins int
 			var table string
 			var bandFn func(int) float64
+			var err error
 			if tc.transducer {
-				b, err := onnx.OpenTransducer(dir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := onnx.NewTransducerModel(b, onnx.TransducerOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer m.Close()
+				m := openTransducer(t, familyDir(tc.dir), transducer.Options{})
 				bins = m.Params().FeatureDim
-				if r, err = NewTransducer(m, Options{Partials: true}, emit); err != nil {
-					t.Fatal(err)
-				}
+				r, err = NewTransducer(m, Options{Partials: true}, rs.emit)
 			} else {
-				b, err := onnx.OpenBundle(dir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := onnx.NewModel(b, onnx.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer m.Close()
+				m := openModel(t, familyDir(tc.dir))
 				bins = m.Contract().FeatureDim
-				if r, err = New(m, Options{Partials: true}, emit); err != nil {
-					t.Fatal(err)
-				}
+				r, err = New(m, Options{Partials: true}, rs.emit)
+			}
+			if err != nil {
+				t.Fatal(err)
 			}
 			if tc.onset {
 				table, bandFn = "sounds.json", kaldi
@@ -133,16 +107,15 @@ func TestFamilyRecognizers(t *testing.T) {
 			c, onC, endC := toneSounds(t, table, bandFn, 0, tc.b...)
 			audio := append(append(a, pause...), c...)
 			const pts0 = 4_500_000
-			feed(t, r, audio, pts0, 480, false)
-			if err := r.Finish(); err != nil {
+			if err := runChannel(r, audio, pts0, 480); err != nil {
 				t.Fatal(err)
 			}
-			r.Close()
+			finals := rs.finals
 			if len(finals) != 2 || finals[0].Text() != tc.want[0] || finals[1].Text() != tc.want[1] ||
 				finals[0].Segment != 0 || finals[1].Segment != 1 {
 				t.Fatalf("finals %+v", finals)
 			}
-			if partials == 0 {
+			if rs.partials == 0 {
 				t.Error("no partials")
 			}
 			// Word times: at the tone onset (icefall design) or 40..140 ms
@@ -193,23 +166,12 @@ func wordSound(dir string, i int) int {
 }
 
 func TestFamilyRecognizerErrors(t *testing.T) {
-	b, err := onnx.OpenTransducer(testenv.Path("testdata", "models", "families", "nemotron"))
+	b, err := onnx.OpenTransducer(familyDir("nemotron"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := onnx.NewTransducerModel(b, onnx.TransducerOptions{Search: transducer.Options{Method: transducer.ModifiedBeam}}); !errors.Is(err, transducer.ErrOptions) {
 		t.Errorf("beam for NeMo: %v", err)
-	}
-	m, err := onnx.NewTransducerModel(b, onnx.TransducerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	tone, _ := toneModel(t)
-	s := onnx.NewScheduler(tone, onnx.SchedulerOptions{})
-	defer s.Close()
-	if _, err := NewTransducer(m, Options{Scheduler: s}, func(decoder.Result) {}); err == nil {
-		t.Error("NewTransducer accepted a CTC scheduler")
 	}
 	if _, err := featureOptions("whisper", 80); !errors.Is(err, ErrFeatures) {
 		t.Errorf("whisper features: %v", err)
@@ -220,16 +182,7 @@ func TestFamilyRecognizerErrors(t *testing.T) {
 // from the same model calls, with endpoints from the verbatim head, with
 // and without early commits.
 func TestSubtitleHead(t *testing.T) {
-	dir := testenv.Path("testdata", "models", "families", "two_heads")
-	b, err := onnx.OpenBundle(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := onnx.NewModel(b, onnx.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := openModel(t, familyDir("two_heads"))
 	// The fixture's repeat detector keeps its state across an endpoint (the
 	// subtitled_ctc reset keeps model states), so the first utterance must
 	// not end with the second one's only word: "yeah" leads it instead.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/subtitled/subtitled/decoder"
 	"github.com/subtitled/subtitled/decoder/onnx"
+	"github.com/subtitled/subtitled/decoder/transducer"
 	"github.com/subtitled/subtitled/ingest"
 	"github.com/subtitled/subtitled/tools/testenv"
 	"github.com/subtitled/subtitled/tools/tonegen"
@@ -24,9 +25,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func toneModel(t *testing.T) (*onnx.Model, *tonegen.Table) {
+// familyDir is a fixture bundle of testdata/models/families.
+func familyDir(name string) string { return testenv.Path("testdata", "models", "families", name) }
+
+// openModel opens the CTC bundle in dir with default options; the test's
+// cleanup closes it.
+func openModel(t *testing.T, dir string) *onnx.Model {
 	t.Helper()
-	b, err := onnx.OpenBundle(testenv.Path("testdata", "models", "tone"))
+	b, err := onnx.OpenBundle(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +41,28 @@ func toneModel(t *testing.T) (*onnx.Model, *tonegen.Table) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// openTransducer opens the transducer bundle in dir with the given search;
+// the test's cleanup closes it.
+func openTransducer(t *testing.T, dir string, search transducer.Options) *onnx.TransducerModel {
+	t.Helper()
+	b, err := onnx.OpenTransducer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnx.NewTransducerModel(b, onnx.TransducerOptions{Search: search})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func toneModel(t *testing.T) (*onnx.Model, *tonegen.Table) {
+	t.Helper()
+	m := openModel(t, testenv.Path("testdata", "models", "tone"))
 	tab, err := tonegen.Load(testenv.Path("testdata", "models", "tone", "tones.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -42,34 +70,59 @@ func toneModel(t *testing.T) (*onnx.Model, *tonegen.Table) {
 	return m, tab
 }
 
-// feed sends samples in frames of n samples starting at pts0.
-func feed(t *testing.T, r *Recognizer, samples []float32, pts0 int64, n int, disc bool) {
-	t.Helper()
+// results collects a recogniser's finals and counts its partials.
+type results struct {
+	finals   []decoder.Result
+	partials int
+}
+
+func (rs *results) emit(res decoder.Result) {
+	if res.Final {
+		rs.finals = append(rs.finals, res)
+	} else {
+		rs.partials++
+	}
+}
+
+// send sends samples to r in frames of n samples starting at pts0, the
+// first one marked as a discontinuity when disc is set.
+func send(r *Recognizer, samples []float32, pts0 int64, n int, disc bool) error {
 	for off := 0; off < len(samples); off += n {
-		end := min(off+n, len(samples))
 		f := ingest.Frame{
-			Samples:       samples[off:end],
+			Samples:       samples[off:min(off+n, len(samples))],
 			PTS:           ingest.SamplePTS(pts0, int64(off)),
 			Wall:          time.Now(),
 			Discontinuity: disc && off == 0,
 		}
 		if err := r.Accept(f); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
+	return nil
+}
+
+// feed is send that fails the test on an error.
+func feed(t *testing.T, r *Recognizer, samples []float32, pts0 int64, n int, disc bool) {
+	t.Helper()
+	if err := send(r, samples, pts0, n, disc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runChannel sends audio through r in frames of n samples from pts0, then
+// finishes and closes it.
+func runChannel(r *Recognizer, audio []float32, pts0 int64, n int) error {
+	defer r.Close()
+	if err := send(r, audio, pts0, n, false); err != nil {
+		return err
+	}
+	return r.Finish()
 }
 
 func TestFinalsAtEndpointsWithMediaTimes(t *testing.T) {
 	m, tab := toneModel(t)
-	var finals []decoder.Result
-	partials := 0
-	r, err := New(m, Options{Partials: true}, func(res decoder.Result) {
-		if res.Final {
-			finals = append(finals, res)
-		} else {
-			partials++
-		}
-	})
+	var rs results
+	r, err := New(m, Options{Partials: true}, rs.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +141,7 @@ func TestFinalsAtEndpointsWithMediaTimes(t *testing.T) {
 	if err := r.Finish(); err != nil {
 		t.Fatal(err)
 	}
+	finals := rs.finals
 	if len(finals) != 2 {
 		t.Fatalf("finals %+v, want 2 segments", finals)
 	}
@@ -97,7 +151,7 @@ func TestFinalsAtEndpointsWithMediaTimes(t *testing.T) {
 	if finals[0].Segment != 0 || finals[1].Segment != 1 {
 		t.Fatalf("segments %d, %d", finals[0].Segment, finals[1].Segment)
 	}
-	if partials == 0 {
+	if rs.partials == 0 {
 		t.Fatal("no partial results")
 	}
 	onsets := append(append([]int{}, a.WordOnsets...), b.WordOnsets[0]+len(a.Samples), b.WordOnsets[1]+len(a.Samples))
@@ -143,15 +197,6 @@ func TestDiscontinuityFinalisesAndReanchors(t *testing.T) {
 func TestSchedulerSameResults(t *testing.T) {
 	m, tab := toneModel(t)
 	texts := []string{"hello world", "good night", "cat", "batch of streams"}
-	run := func(r *Recognizer, audio []float32, n int) error {
-		for off := 0; off < len(audio); off += n {
-			f := ingest.Frame{Samples: audio[off:min(off+n, len(audio))], PTS: ingest.SamplePTS(90000, int64(off))}
-			if err := r.Accept(f); err != nil {
-				return err
-			}
-		}
-		return r.Finish()
-	}
 	audio := make([][]float32, len(texts))
 	want := make([][]decoder.Result, len(texts))
 	for i, text := range texts {
@@ -164,10 +209,10 @@ func TestSchedulerSameResults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := run(r, audio[i], 700+300*i); err != nil { // partials depend on the frame size
+		// Partials depend on the frame size. No scheduler: Close releases nothing.
+		if err := runChannel(r, audio[i], 90000, 700+300*i); err != nil {
 			t.Fatal(err)
 		}
-		r.Close() // no scheduler: nothing to release
 		if len(want[i]) == 0 || !want[i][len(want[i])-1].Final || want[i][len(want[i])-1].Text() != text {
 			t.Fatalf("solo %q: %+v", text, want[i])
 		}
@@ -185,8 +230,7 @@ func TestSchedulerSameResults(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer r.Close()
-			errs[i] = run(r, audio[i], 700+300*i)
+			errs[i] = runChannel(r, audio[i], 90000, 700+300*i)
 		}()
 	}
 	wg.Wait()

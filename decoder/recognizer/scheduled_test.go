@@ -11,23 +11,8 @@ import (
 	"github.com/subtitled/subtitled/decoder"
 	"github.com/subtitled/subtitled/decoder/onnx"
 	"github.com/subtitled/subtitled/decoder/transducer"
-	"github.com/subtitled/subtitled/ingest"
 	"github.com/subtitled/subtitled/tools/familymodels/sounds"
-	"github.com/subtitled/subtitled/tools/testenv"
 )
-
-// runChannel feeds audio through r in frames of n samples from pts0, then
-// finishes and closes it.
-func runChannel(r *Recognizer, audio []float32, pts0 int64, n int) error {
-	defer r.Close()
-	for off := 0; off < len(audio); off += n {
-		f := ingest.Frame{Samples: audio[off:min(off+n, len(audio))], PTS: ingest.SamplePTS(pts0, int64(off)), Wall: time.Now()}
-		if err := r.Accept(f); err != nil {
-			return err
-		}
-	}
-	return r.Finish()
-}
 
 // Channels of a transducer model recognised concurrently through one
 // TransducerScheduler (Options.TransducerScheduler) give the finals, word
@@ -57,15 +42,7 @@ func TestTransducerRecognizersScheduled(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.dir+"/"+tc.method, func(t *testing.T) {
-			b, err := onnx.OpenTransducer(testenv.Path("testdata", "models", "families", tc.dir))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := onnx.NewTransducerModel(b, onnx.TransducerOptions{Search: transducer.Options{Method: tc.method}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := openTransducer(t, familyDir(tc.dir), transducer.Options{Method: tc.method})
 			bins := m.Params().FeatureDim
 			band := sounds.KaldiBandHz
 			if tc.table == "nemo_sounds.json" {
@@ -151,19 +128,8 @@ func sameFinals(a, b []decoder.Result) bool {
 
 // A transducer scheduler of another model is refused.
 func TestNewTransducerOtherScheduler(t *testing.T) {
-	open := func() *onnx.TransducerModel {
-		b, err := onnx.OpenTransducer(testenv.Path("testdata", "models", "families", onnx.FamilyLSTM))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := onnx.NewTransducerModel(b, onnx.TransducerOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	}
-	m, other := open(), open()
+	m := openTransducer(t, familyDir(onnx.FamilyLSTM), transducer.Options{})
+	other := openTransducer(t, familyDir(onnx.FamilyLSTM), transducer.Options{})
 	s := onnx.NewTransducerScheduler(other, onnx.SchedulerOptions{})
 	defer s.Close()
 	if _, err := NewTransducer(m, Options{TransducerScheduler: s}, func(decoder.Result) {}); err == nil {

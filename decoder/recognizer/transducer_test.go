@@ -7,7 +7,6 @@ import (
 	"github.com/subtitled/subtitled/decoder/onnx"
 	"github.com/subtitled/subtitled/decoder/transducer"
 	"github.com/subtitled/subtitled/tools/familymodels/sounds"
-	"github.com/subtitled/subtitled/tools/testenv"
 )
 
 // sounds16k synthesises the icefall fixtures' sounds (sounds.json) at
@@ -24,23 +23,9 @@ func sounds16k(t *testing.T, lead int, names ...string) ([]float32, []int) {
 func TestTransducerRecognizer(t *testing.T) {
 	for _, family := range []string{onnx.FamilyZipformer2, onnx.FamilyZipformer, onnx.FamilyLSTM} {
 		for _, method := range []string{transducer.Greedy, transducer.ModifiedBeam} {
-			b, err := onnx.OpenTransducer(testenv.Path("testdata", "models", "families", family))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := onnx.NewTransducerModel(b, onnx.TransducerOptions{Search: transducer.Options{Method: method}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var finals []decoder.Result
-			partials := 0
-			r, err := NewTransducer(m, Options{Partials: true}, func(res decoder.Result) {
-				if res.Final {
-					finals = append(finals, res)
-				} else {
-					partials++
-				}
-			})
+			m := openTransducer(t, familyDir(family), transducer.Options{Method: method})
+			var rs results
+			r, err := NewTransducer(m, Options{Partials: true}, rs.emit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,17 +34,16 @@ func TestTransducerRecognizer(t *testing.T) {
 			c, onC := sounds16k(t, 0, "DITTO2", "HA")
 			audio := append(append(a, pause...), c...)
 			const pts0 = 9_000_000
-			feed(t, r, audio, pts0, 320, false)
-			if err := r.Finish(); err != nil {
+			if err := runChannel(r, audio, pts0, 320); err != nil {
 				t.Fatal(err)
 			}
-			r.Close()
 			m.Close()
+			finals := rs.finals
 			if len(finals) != 2 || finals[0].Text() != "NEW YORK" || finals[1].Text() != "NEW HA" ||
 				finals[0].Segment != 0 || finals[1].Segment != 1 {
 				t.Fatalf("%s/%s: finals %+v", family, method, finals)
 			}
-			if partials == 0 {
+			if rs.partials == 0 {
 				t.Errorf("%s/%s: no partials", family, method)
 			}
 			// Word starts within 80 ms of the tone onsets, in media time.
@@ -75,20 +59,16 @@ func TestTransducerRecognizer(t *testing.T) {
 	}
 }
 
+// A transducer recogniser refuses a CTC scheduler, for icefall and NeMo
+// transducers.
 func TestNewTransducerScheduler(t *testing.T) {
-	b, err := onnx.OpenTransducer(testenv.Path("testdata", "models", "families", onnx.FamilyLSTM))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := onnx.NewTransducerModel(b, onnx.TransducerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
 	tone, _ := toneModel(t)
 	s := onnx.NewScheduler(tone, onnx.SchedulerOptions{})
 	defer s.Close()
-	if _, err := NewTransducer(m, Options{Scheduler: s}, func(decoder.Result) {}); err == nil {
-		t.Error("NewTransducer accepted a CTC scheduler")
+	for _, dir := range []string{onnx.FamilyLSTM, "nemotron"} {
+		m := openTransducer(t, familyDir(dir), transducer.Options{})
+		if _, err := NewTransducer(m, Options{Scheduler: s}, func(decoder.Result) {}); err == nil {
+			t.Errorf("%s: NewTransducer accepted a CTC scheduler", dir)
+		}
 	}
 }

@@ -81,6 +81,16 @@ def main():
     ap.add_argument("--comment", default="")
     ap.add_argument("--graph", choices=["matmul", "conv"], default="matmul",
                     help="ONNX graph of a conv model: Gemm form (default) or the training Conv1d form")
+    ap.add_argument("--state-layout", choices=["channel", "time"], default="channel",
+                    help="--graph matmul: caches [N, C, frames] as the Conv1d export (default) or "
+                         "time-major [N, frames, C] (no Transposes in the graph)")
+    ap.add_argument("--quant", choices=["none", "int8-row", "int8-tensor"], default="none",
+                    help="int8 weights with dynamic int8 activations for the Gemms (quantize.py); "
+                         "int8-row: one activation scale per row, batch-independent")
+    ap.add_argument("--weight-bits", type=int, choices=[8, 7], default=8,
+                    help="with --quant: 7 avoids int16 saturation in ONNX Runtime's AVX2 (non-VNNI) kernel")
+    ap.add_argument("--contrib", action="store_true",
+                    help="with --quant int8-row: ONNX Runtime's com.microsoft MatMulIntegerToFloat")
     ap.add_argument("--val", default=os.path.join(HERE, "work/feats/val"),
                     help="validation feature shards for the test vectors (random features if absent)")
     a = ap.parse_args()
@@ -92,7 +102,7 @@ def main():
     torch.manual_seed(0)
     graph = model
     if a.graph == "matmul" and isinstance(model, StreamingConvCTC):
-        graph = MatMulConvCTC(model, a.chunk).eval()
+        graph = MatMulConvCTC(model, a.chunk, time_major_state=a.state_layout == "time").eval()
 
     # 1. streaming equals full-sequence inference (torch), for the trained module and
     # for the graph that is exported
@@ -132,6 +142,7 @@ def main():
                 f"({model.channels} channels)")
     else:
         arch = f"causal conv x{model.subsampling} + {model.layers}-layer GRU ({model.hidden})"
+    quant_note = "" if a.quant == "none" else f", {a.weight_bits}-bit weights ({a.quant} dynamic activations)"
     meta = {
         "model_type": "subtitled_ctc",
         "contract_version": "1",
@@ -147,7 +158,7 @@ def main():
         "vocab_size": str(len(TOKENS)),
         "language": "en",
         "demo": "true",
-        "comment": a.comment or (f"subtitled demo-en: {arch}, character CTC, "
+        "comment": a.comment or (f"subtitled demo-en: {arch}, character CTC{quant_note}, "
                                  "trained on synthetic speech only (espeak-ng, flite, festival)"),
     }
     # pin every non-batch dimension of the outputs (the contract wants fixed state shapes)
@@ -162,6 +173,13 @@ def main():
                 d.dim_param = "N"
             else:
                 d.dim_value = int(v)
+    if a.quant != "none":
+        assert a.graph == "matmul", "--quant needs --graph matmul"
+        from quantize import quantize
+        k = quantize(m, a.quant.split("-")[1], a.weight_bits, contrib=a.contrib)
+        if a.contrib:
+            m.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+        print(f"quantised {k} Gemms: {a.quant}, {a.weight_bits}-bit weights per output column")
     del m.metadata_props[:]
     for k, v in meta.items():
         p = m.metadata_props.add()

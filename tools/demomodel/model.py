@@ -221,12 +221,24 @@ class MatMulConvCTC(nn.Module):
     I/O contract does not change; only these small tensors are transposed.
     """
 
-    def __init__(self, m, chunk):
+    def __init__(self, m, chunk, time_major_state=False):
         super().__init__()
         assert isinstance(m, StreamingConvCTC) and m.kernel == 3, "needs a kernel-3 StreamingConvCTC"
         assert chunk % 4 == 0, chunk
         # every size is a Python int fixed at export, so the graph has no Shape ops
         self.chunk = chunk
+        self.time_major = time_major_state
+        self._cache_sizes = m.cache_sizes()
+        # tap indices for the time-major form: output frame t of a conv reads frames
+        # idx[3t], idx[3t+1], idx[3t+2] of its [cache; input] sequence (one Gather)
+        t = chunk // 4
+        self.register_buffer("idx_sub1", torch.tensor([2 * i + k for i in range(chunk // 2) for k in range(3)]),
+                             persistent=False)
+        self.register_buffer("idx_sub2", torch.tensor([2 * i + k for i in range(t) for k in range(3)]),
+                             persistent=False)
+        for d in sorted(set(m.dilations)):
+            self.register_buffer(f"idx_d{d}", torch.tensor([i + k * d for i in range(t) for k in range(3)]),
+                                 persistent=False)
         self.feat_dim, self.channels = m.feat_dim, m.channels
         self.dilations = list(m.dilations)
         self.subsampling = m.subsampling
@@ -254,6 +266,9 @@ class MatMulConvCTC(nn.Module):
         self._state_batch_axes = m.state_batch_axes
 
     def initial_state(self, n):
+        if self.time_major:
+            chans = [self.feat_dim] + [self.channels] * (len(self._cache_sizes) - 1)
+            return tuple(torch.zeros(n, s, c) for c, s in zip(chans, self._cache_sizes))
         return self._initial_state(n)
 
     def state_names(self):
@@ -274,6 +289,8 @@ class MatMulConvCTC(nn.Module):
     def forward_stream(self, x, *caches):
         """x: [N, S, F] raw fbank (S = chunk); caches as StreamingConvCTC.initial_state.
         Returns log-probs [N, S/4, V] and the next caches, equal to StreamingConvCTC's."""
+        if self.time_major:
+            return self._forward_time_major(x, *caches)
         s, t, c = self.chunk, self.chunk // 4, self.channels
         y = (x - self.mean) * self.istd                         # [N, S, F]
         nxt = []
@@ -287,6 +304,30 @@ class MatMulConvCTC(nn.Module):
             z = torch.cat([caches[2 + i].transpose(1, 2), y.reshape(-1, t, c)], dim=1)  # [N, 2d+T, C]
             nxt.append(z[:, t:].transpose(1, 2))
             u = torch.cat([z[:, :t], z[:, d:d + t], z[:, 2 * d:2 * d + t]], dim=2).reshape(-1, 3 * c)
+            h = F.relu(torch.addmm(self.b_blocks[i], u, self.w_blocks[i]))
+            y = F.layer_norm(y + h, (c,), self.ln_w[i], self.ln_b[i], self.ln_eps[i])
+        lp = F.log_softmax(torch.addmm(self.b_out, y, self.w_out), dim=-1)
+        return (lp.reshape(-1, t, self.vocab), *nxt)
+
+    def _forward_time_major(self, x, *caches):
+        """forward_stream with time-major caches [N, (k-1)*d, C] (the same values as
+        StreamingConvCTC's, transposed): no Transpose in the graph, and each
+        convolution's input rows come from one Gather of its [cache; input] frames."""
+        s, t, c = self.chunk, self.chunk // 4, self.channels
+        y = (x - self.mean) * self.istd                                # [N, S, F]
+        nxt = []
+        z = torch.cat([caches[0], y], dim=1)                           # [N, 1+S, F]
+        nxt.append(z[:, s:])
+        u = z.index_select(1, self.idx_sub1).reshape(-1, 3 * self.feat_dim)
+        y = F.relu(torch.addmm(self.b_sub1, u, self.w_sub1)).reshape(-1, s // 2, c)
+        z = torch.cat([caches[1], y], dim=1)                           # [N, 1+S/2, C]
+        nxt.append(z[:, s // 2:])
+        u = z.index_select(1, self.idx_sub2).reshape(-1, 3 * c)
+        y = F.relu(torch.addmm(self.b_sub2, u, self.w_sub2))           # [N*T, C]
+        for i, d in enumerate(self.dilations):
+            z = torch.cat([caches[2 + i], y.reshape(-1, t, c)], dim=1)  # [N, 2d+T, C]
+            nxt.append(z[:, t:])
+            u = z.index_select(1, getattr(self, f"idx_d{d}")).reshape(-1, 3 * c)
             h = F.relu(torch.addmm(self.b_blocks[i], u, self.w_blocks[i]))
             y = F.layer_norm(y + h, (c,), self.ln_w[i], self.ln_b[i], self.ln_eps[i])
         lp = F.log_softmax(torch.addmm(self.b_out, y, self.w_out), dim=-1)

@@ -108,6 +108,10 @@ func TestSoakEndToEnd(t *testing.T) {
 	if res.ExitCode != 0 || res.RSSBase == 0 || res.RSSMax < res.RSSBase || res.Latency.count == 0 {
 		t.Errorf("exit %d, rss base %d max %d, latency count %v", res.ExitCode, res.RSSBase, res.RSSMax, res.Latency.count)
 	}
+	// The daemon runs on glibc: its C heap is in the samples.
+	if !(res.CHeapLoadRef > 0 && res.CHeapLoadEnd > 0) || math.IsNaN(res.RSSSlope) || math.IsNaN(res.CHeapSlope) {
+		t.Errorf("C heap %v → %v MiB, slopes RSS %v C heap %v MiB/min", res.CHeapLoadRef, res.CHeapLoadEnd, res.RSSSlope, res.CHeapSlope)
+	}
 	if res.CaptionFiles < 2 || res.CaptionFileCues == 0 {
 		t.Errorf("caption files %d with %d cues", res.CaptionFiles, res.CaptionFileCues)
 	}

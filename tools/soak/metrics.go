@@ -201,6 +201,16 @@ func (s *scrape) sum(name string) float64 {
 	return t
 }
 
+// has reports whether the scrape holds a series of that name.
+func (s *scrape) has(name string) bool {
+	for _, se := range s.list {
+		if se.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // value returns the series with exactly these labels.
 func (s *scrape) value(name string, labels map[string]string) (float64, bool) {
 	v, ok := s.byKey[seriesKey(name, labels)]

@@ -41,6 +41,7 @@ type sample struct {
 	rssKiB     uint64
 	heapMiB    float64 // Go heap in use (go_memstats_heap_inuse_bytes)
 	goSysMiB   float64 // memory the Go runtime holds from the OS (go_memstats_sys_bytes)
+	cHeapMiB   float64 // C heap (glibc malloc) held: in use, free in the arenas and mmapped (subtitled_c_heap_bytes)
 	fds        int
 	goroutines float64
 	cues       float64 // emitted since the daemon started
@@ -68,7 +69,7 @@ type sampler struct {
 }
 
 var csvHeader = []string{"time", "elapsed_s", "phase", "cpu_pct", "rss_mib", "go_heap_mib", "go_sys_mib", "fds", "goroutines",
-	"cues_total", "dropped_audio_s", "final_latency_mean_s", "ws_clients", "client_connections", "client_cues"}
+	"cues_total", "dropped_audio_s", "final_latency_mean_s", "ws_clients", "client_connections", "client_cues", "c_heap_mib"}
 
 func (s *sampler) take(ctx context.Context, phase string) (sample, error) {
 	now := time.Now()
@@ -86,7 +87,7 @@ func (s *sampler) take(ctx context.Context, phase string) (sample, error) {
 	m, err := s.d.metrics(ctx)
 	if err != nil {
 		sm.metricsErr = err
-		sm.goroutines, sm.wsClients, sm.heapMiB, sm.goSysMiB = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		sm.goroutines, sm.wsClients, sm.heapMiB, sm.goSysMiB, sm.cHeapMiB = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	} else {
 		s.cues += counterDelta(s.prev, m, "subtitled_cues_total")
 		s.dropped += counterDelta(s.prev, m, "subtitled_audio_dropped_seconds_total")
@@ -94,6 +95,10 @@ func (s *sampler) take(ctx context.Context, phase string) (sample, error) {
 		sm.goroutines = m.sum("go_goroutines")
 		sm.heapMiB = m.sum("go_memstats_heap_inuse_bytes") / (1 << 20)
 		sm.goSysMiB = m.sum("go_memstats_sys_bytes") / (1 << 20)
+		sm.cHeapMiB = math.NaN() // a daemon without glibc has no such series
+		if m.has("subtitled_c_heap_bytes") {
+			sm.cHeapMiB = m.sum("subtitled_c_heap_bytes") / (1 << 20)
+		}
 		sm.wsClients = m.sum("subtitled_websocket_clients")
 		s.prev = m
 	}
@@ -135,6 +140,7 @@ func (s *sampler) print(sm sample) {
 			fmtF(sm.cpuPct, 1), fmtF(float64(sm.rssKiB)/1024, 1), fmtF(sm.heapMiB, 1), fmtF(sm.goSysMiB, 1), strconv.Itoa(sm.fds),
 			fmtF(sm.goroutines, 0), fmtF(sm.cues, 0), fmtF(sm.dropped, 2), fmtF(sm.lat.mean(), 3),
 			fmtF(sm.wsClients, 0), strconv.FormatInt(sm.conns, 10), strconv.FormatInt(sm.clientCues, 10),
+			fmtF(sm.cHeapMiB, 1),
 		})
 		s.csv.Flush()
 	}
@@ -194,6 +200,12 @@ type result struct {
 	LogFirst  map[string][]string
 
 	Failures []string
+
+	// Least-squares slopes over the run samples from RSSLoadRefAt, in
+	// MiB per minute: the process's RSS and the C heap (glibc malloc).
+	RSSSlope, CHeapSlope float64
+	// C heap at the load reference and at the end of the run, MiB.
+	CHeapLoadRef, CHeapLoadEnd float64
 }
 
 // RSSGrowthPct is the RSS growth under steady load (RSSLoadRef to
@@ -457,6 +469,7 @@ loop:
 			}
 		}
 	}
+	res.RSSSlope, res.CHeapSlope, res.CHeapLoadRef, res.CHeapLoadEnd = loadTrend(s.samples, res.RSSLoadRefAt)
 	res.Connections, res.ClientCues = cl.connections.Load(), cl.cues.Load()
 	res.Messages, res.GapMessages = cl.messages.Load(), cl.gapMsgs.Load()
 	events, kinds, dials := cl.snapshot()
@@ -667,7 +680,10 @@ func printSummary(w io.Writer, r *result, o options) {
 	p("CPU:                 %.1f%% of one core on average, %.1f%% per channel", r.CPUAvgPct, r.CPUAvgPct/float64(max(r.Channels, 1)))
 	p("RSS under load:      %s at %s, %s at the end of the run (%s%%, limit %g%%)",
 		mib(r.RSSLoadRef), r.RSSLoadRefAt.Round(time.Second), mib(r.RSSLoadEnd), fmtF(r.RSSGrowthPct(), 1), o.maxRSSGrowth)
+	p("RSS slope:           %s MiB/min under load (least squares over the same samples)", orDash(fmtF(r.RSSSlope, 3)))
 	p("RSS idle:            %s after warm-up, %s after the clients left (%s%%), max %s", mib(r.RSSBase), mib(r.RSSEnd), fmtF(r.RSSIdleGrowthPct(), 1), mib(r.RSSMax))
+	p("C heap under load:   %s MiB at %s, %s MiB at the end of the run, slope %s MiB/min",
+		orDash(fmtF(r.CHeapLoadRef, 1)), r.RSSLoadRefAt.Round(time.Second), orDash(fmtF(r.CHeapLoadEnd, 1)), orDash(fmtF(r.CHeapSlope, 3)))
 	p("Go heap in use:      %s MiB after warm-up, %s MiB at the end", orDash(fmtF(r.HeapBase, 1)), orDash(fmtF(r.HeapEnd, 1)))
 	p("goroutines:          %s after warm-up, %s after the clients left", orDash(fmtF(r.GoroutinesBase, 0)), orDash(fmtF(r.GoroutinesEnd, 0)))
 	p("open files:          %d after warm-up, %d after the clients left", r.FDsBase, r.FDsEnd)
@@ -693,4 +709,45 @@ func printSummary(w io.Writer, r *result, o options) {
 	if len(r.Gaps) > 0 {
 		p("note: %d verbatim cue id gaps on a connection, first: %s", len(r.Gaps), r.Gaps[0])
 	}
+}
+
+// loadTrend fits lines to the run-phase samples taken at or after from:
+// it returns the slopes of RSS and of the C heap in MiB per minute, and the
+// C heap at the first and last of those samples (NaN where unknown).
+func loadTrend(samples []sample, from time.Duration) (rssSlope, cSlope, cFirst, cLast float64) {
+	var rss, cheap [][2]float64
+	cFirst, cLast = math.NaN(), math.NaN()
+	for _, sm := range samples {
+		if sm.phase != phaseRun || sm.elapsed < from {
+			continue
+		}
+		at := sm.elapsed.Minutes()
+		rss = append(rss, [2]float64{at, float64(sm.rssKiB) / 1024})
+		if !math.IsNaN(sm.cHeapMiB) {
+			cheap = append(cheap, [2]float64{at, sm.cHeapMiB})
+			if math.IsNaN(cFirst) {
+				cFirst = sm.cHeapMiB
+			}
+			cLast = sm.cHeapMiB
+		}
+	}
+	return slope(rss), slope(cheap), cFirst, cLast
+}
+
+// slope is the least-squares slope of the points (x, y), NaN for fewer
+// than two distinct x.
+func slope(pts [][2]float64) float64 {
+	n := float64(len(pts))
+	var sx, sy, sxx, sxy float64
+	for _, p := range pts {
+		sx += p[0]
+		sy += p[1]
+		sxx += p[0] * p[0]
+		sxy += p[0] * p[1]
+	}
+	d := n*sxx - sx*sx
+	if len(pts) < 2 || d <= 0 {
+		return math.NaN()
+	}
+	return (n*sxy - sx*sy) / d
 }

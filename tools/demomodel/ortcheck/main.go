@@ -190,6 +190,7 @@ func run(dir, bundle, ref string, tol float64) error {
 	cmp := []result{
 		{"bundle batched vs torch", fmt.Sprintf("%s batch %d", bundle, v.n), "torch"},
 		{"bundle solo vs torch", bundle + " batch 1", "torch"},
+		{"bundle batched vs solo", fmt.Sprintf("%s batch %d", bundle, v.n), bundle + " batch 1"},
 	}
 	if ref != "" {
 		cmp = append(cmp,
