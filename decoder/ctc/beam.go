@@ -753,6 +753,14 @@ func (h *hyp) best() *meta {
 	return &h.mnb
 }
 
+// InWord reports whether the best prefix has an open word that no pause
+// has ended yet: a cut now would end that word where it stands. (A next
+// word's first label that only weaker prefixes have taken yet is not seen.)
+func (b *Beam) InWord() bool {
+	h := &b.hyps[0]
+	return h.wordLen > 0 && !b.paused(h)
+}
+
 // Frames is the number of output frames consumed since the last Reset.
 func (b *Beam) Frames() int64 { return b.frames }
 

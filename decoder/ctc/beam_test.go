@@ -625,3 +625,42 @@ func BenchmarkBeam(b *testing.B) {
 		})
 	}
 }
+
+// InWord tells the endpointer whether a cut now would split a word: true
+// while a word is open, false before any word, after a word break and
+// once a pause has ended the word. Greedy and beam search agree.
+func TestInWord(t *testing.T) {
+	tok := mustTokens(t, charTable())
+	const R = 2 // 20 ms frames: a pause is 400 ms = 20 frames
+	tests := []struct {
+		name, script string
+		want         bool
+	}{
+		{"nothing yet", "_ _ _", false},
+		{"open word", "_ w e", true},
+		{"open word, short gap", "w e" + strings.Repeat(" _", 19), true},
+		{"after a word break", "w e |", false},
+		{"blanks after a word break", "w e | _ _", false},
+		{"next word begun", "w e | c", true},
+		{"a pause ended the word", "w e" + strings.Repeat(" _", 20), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lp := mat(t, tok, tc.script)
+			b := mustBeam(t, tok, R, 0, BeamOptions{})
+			g := mustGreedy(t, tok, R, 0)
+			for _, s := range []Search{g, b} {
+				if err := s.Accept(lp); err != nil {
+					t.Fatal(err)
+				}
+				if got := s.InWord(); got != tc.want {
+					t.Errorf("%T: InWord %v after %q, want %v", s, got, tc.script, tc.want)
+				}
+				s.Cut()
+				if s.InWord() {
+					t.Errorf("%T: InWord after Cut", s)
+				}
+			}
+		})
+	}
+}

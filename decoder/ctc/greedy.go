@@ -125,6 +125,16 @@ func (g *Greedy) step(id int, lp float32) {
 // end, the silence measure endpointing uses.
 func (g *Greedy) TrailingBlanks() int64 { return g.trailing }
 
+// InWord reports whether the last word may still grow: a word is open and
+// no word break or pause-length silence has ended it. A cut now would split
+// it.
+func (g *Greedy) InWord() bool {
+	if !g.asm.open {
+		return false
+	}
+	return g.pause == 0 || g.trailing < g.pause
+}
+
 // Cut ends the current segment: it returns its words and starts a new one
 // whose frame 0 is the next output frame, so media times stay continuous.
 func (g *Greedy) Cut() []decoder.Word {

@@ -11,6 +11,9 @@ type Search interface {
 	// TrailingBlanks is the number of blank output frames at the end of
 	// the best path, the silence measure endpointing uses.
 	TrailingBlanks() int64
+	// InWord reports whether the best path ends inside a word that may
+	// still grow, so that a cut now would split it.
+	InWord() bool
 	// Cut ends the current segment: it returns its words and starts a new
 	// one whose frame 0 is the next output frame.
 	Cut() []decoder.Word

@@ -19,6 +19,13 @@ type Options struct {
 	Rule1, Rule2, Rule3 Rule
 }
 
+// MaxCutDelay is how long a cut that no silence asked for (a rule with no
+// MinTrailingSilence, such as the forced cut of rule 3) waits for the search
+// to be between words. A cut resets the search, so cutting inside a word
+// splits it in two ("we | come"); in continuous speech the next word break
+// comes within a few hundred milliseconds.
+const MaxCutDelay = 2 * time.Second
+
 // DefaultOptions returns the usual defaults: 2.4 s of silence with or without
 // speech, 1.2 s of silence after speech, and a forced cut every 20 s.
 func DefaultOptions() Options {
@@ -30,9 +37,12 @@ func DefaultOptions() Options {
 }
 
 // Check applies the rules to an utterance of frames output frames whose last
-// trailing ones were blank, each frame covering frameDur of audio. It returns
-// the rule that fires (1, 2 or 3), or 0 when none does.
-func (o Options) Check(frames, trailing int64, frameDur time.Duration) int {
+// trailing ones were blank, each frame covering frameDur of audio; inWord
+// reports that the search's best hypothesis ends inside a word. It returns
+// the rule that fires (1, 2 or 3), or 0 when none does. A rule that needs no
+// trailing silence does not fire inside a word until the utterance is
+// MaxCutDelay past its MinUtteranceLength.
+func (o Options) Check(frames, trailing int64, inWord bool, frameDur time.Duration) int {
 	silence := time.Duration(trailing) * frameDur
 	length := time.Duration(frames) * frameDur
 	hasSpeech := length > silence
@@ -42,6 +52,9 @@ func (o Options) Check(frames, trailing int64, frameDur time.Duration) int {
 		}
 		if (hasSpeech || !r.MustContainNonSilence) &&
 			silence >= r.MinTrailingSilence && length >= r.MinUtteranceLength {
+			if inWord && r.MinTrailingSilence <= 0 && length < r.MinUtteranceLength+MaxCutDelay {
+				continue // wait for the word to end
+			}
 			return i + 1
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/subtitled/subtitled/decoder"
+	"github.com/subtitled/subtitled/decoder/endpoint"
 	"github.com/subtitled/subtitled/decoder/onnx"
 	"github.com/subtitled/subtitled/ingest/wav"
 	"github.com/subtitled/subtitled/tools/testenv"
@@ -180,4 +181,34 @@ func TestDemoModelEarlyCommits(t *testing.T) {
 		}
 	}
 	t.Logf("%d words, e.g. %q", len(plain), text(plain))
+}
+
+// TestDemoModelForcedCutsKeepWords: forced cuts (rule 3) in continuous
+// speech wait for the search to be between words, so cutting every 2 s
+// gives the words of a run that never cuts, none split in two.
+func TestDemoModelForcedCutsKeepWords(t *testing.T) {
+	m := openModel(t, testenv.Path("models", "demo-en"))
+	samples := speech16k(t, "the minister said the new hospital in the north will open next spring and "+
+		"the council agreed to build more homes")
+	text := func(rs []decoder.Result) string {
+		var ws []decoder.Word
+		for _, r := range rs {
+			ws = append(ws, r.Words...)
+		}
+		return decoder.Result{Words: ws}.Text()
+	}
+	never := endpoint.Options{Rule3: endpoint.Rule{MinUtteranceLength: time.Hour}}
+	whole := text(demoRunOpts(t, m, Options{Endpoint: &never}, samples, []int{len(samples)}))
+	forced := endpoint.Options{Rule3: endpoint.Rule{MinUtteranceLength: 2 * time.Second}}
+	for _, commit := range []time.Duration{0, time.Second} {
+		rs := demoRunOpts(t, m, Options{Endpoint: &forced, CommitAfter: commit}, samples, []int{1, 7, 3333})
+		t.Logf("commit %v: %s", commit, resultsText(rs))
+		if commit == 0 && len(rs) < 3 {
+			t.Errorf("%d finals in %.1f s of speech, want forced cuts", len(rs), float64(len(samples))/16000)
+		}
+		if got := text(rs); got != whole {
+			t.Errorf("commit %v: with forced cuts %q (%s)\nwithout %q", commit, got, resultsText(rs), whole)
+		}
+	}
+	t.Logf("%q", whole)
 }

@@ -62,10 +62,11 @@ type stream interface {
 }
 
 // search is what the recogniser needs from a stream's search, for
-// endpointing: *ctc.Greedy and *transducer.Stream provide it.
+// endpointing: *ctc.Greedy, *ctc.Beam and *transducer.Stream provide it.
 type search interface {
 	Frames() int64
 	TrailingBlanks() int64
+	InWord() bool
 	Words() []decoder.Word
 	Commit() []decoder.Word
 	SetCommitForce(frames int64)
@@ -279,7 +280,7 @@ func (r *Recognizer) pump() error {
 		return nil
 	}
 	g := r.heads[0].search
-	if rule := r.ep.Check(g.Frames(), g.TrailingBlanks(), r.frameDur); rule != 0 {
+	if rule := r.ep.Check(g.Frames(), g.TrailingBlanks(), g.InWord(), r.frameDur); rule != 0 {
 		r.final()
 		return nil
 	}

@@ -283,6 +283,19 @@ func (st *Stream) Frames() int64 { return st.frames }
 // emitted a token (in this segment), the silence measure of endpointing.
 func (st *Stream) TrailingBlanks() int64 { return st.best().trailing }
 
+// wordGapFrames is the run of blank frames after which InWord takes the
+// best hypothesis's last word as ended. A BPE word ends only when the next
+// word's first token arrives, so only a short pause tells it has ended.
+const wordGapFrames = 3
+
+// InWord reports whether the best hypothesis's last word may still grow:
+// it emitted a token in the segment and fewer than wordGapFrames blank
+// frames followed. A cut now would split it.
+func (st *Stream) InWord() bool {
+	h := st.best()
+	return len(h.ys) > st.s.c && h.trailing < wordGapFrames
+}
+
 // Anchor is the media time of the segment's output frame 0.
 func (st *Stream) Anchor() int64 { return st.anchor }
 

@@ -485,3 +485,28 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+// InWord: false before any token and after a cut, true while fewer than
+// wordGapFrames blank frames follow the last token, false after that.
+func TestInWord(t *testing.T) {
+	for _, method := range []string{Greedy, ModifiedBeam} {
+		net, s := newSearch(t, Options{Method: method})
+		st := s.NewStream(0)
+		if st.InWord() {
+			t.Errorf("%s: InWord before any frame", method)
+		}
+		decodeChunks(t, s, st, net.frames(3, 4, 0, 5, 0, 0), 3)
+		if !st.InWord() {
+			t.Errorf("%s: not InWord %d blank frames after a token", method, st.TrailingBlanks())
+		}
+		decodeChunks(t, s, st, net.frames(0), 1)
+		if st.InWord() {
+			t.Errorf("%s: InWord %d blank frames after a token", method, st.TrailingBlanks())
+		}
+		decodeChunks(t, s, st, net.frames(3), 1)
+		st.Cut()
+		if st.InWord() {
+			t.Errorf("%s: InWord after Cut", method)
+		}
+	}
+}
