@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -188,6 +189,26 @@ func (c *clock) times(cue captions.Cue) (start, end int64) {
 
 // millis rounds ticks (≥ 0) to milliseconds (90 ticks each).
 func millis(ticks int64) int64 { return (ticks + 45) / 90 }
+
+// writeNumberedCue writes one SRT or WebVTT cue block: the cue ID, the
+// start --> end line with sep before the milliseconds, each cleaned line
+// through esc, and a blank line.
+func writeNumberedCue(w io.Writer, c captions.Cue, start, end int64, sep byte, esc func(string) string) error {
+	var b strings.Builder
+	b.WriteString(strconv.FormatUint(c.ID, 10))
+	b.WriteByte('\n')
+	b.WriteString(clockTime(start, sep))
+	b.WriteString(" --> ")
+	b.WriteString(clockTime(end, sep))
+	b.WriteByte('\n')
+	for _, l := range cleanLines(c.Lines) {
+		b.WriteString(esc(l))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
 
 // clockTime formats ticks as hh:mm:ss<sep>mmm.
 func clockTime(ticks int64, sep byte) string {

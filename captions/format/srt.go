@@ -2,7 +2,6 @@ package format
 
 import (
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/subtitled/subtitled/captions"
@@ -19,20 +18,7 @@ func (s *srtWriter) WriteHeader(io.Writer) error { return nil }
 // opening bracket replaced by "‹" or "｛".
 func (s *srtWriter) WriteCue(w io.Writer, c captions.Cue) error {
 	start, end := s.clock.times(c)
-	var b strings.Builder
-	b.WriteString(strconv.FormatUint(c.ID, 10))
-	b.WriteByte('\n')
-	b.WriteString(clockTime(start, ','))
-	b.WriteString(" --> ")
-	b.WriteString(clockTime(end, ','))
-	b.WriteByte('\n')
-	for _, l := range cleanLines(c.Lines) {
-		b.WriteString(srtSafe(l))
-		b.WriteByte('\n')
-	}
-	b.WriteByte('\n')
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeNumberedCue(w, c, start, end, ',', srtSafe)
 }
 
 // WriteFooter writes nothing.

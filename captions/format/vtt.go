@@ -32,20 +32,7 @@ func (v *vttWriter) WriteHeader(w io.Writer) error {
 // WriteCue writes the cue with its ID as the cue identifier.
 func (v *vttWriter) WriteCue(w io.Writer, c captions.Cue) error {
 	start, end := v.clock.times(c)
-	var b strings.Builder
-	b.WriteString(strconv.FormatUint(c.ID, 10))
-	b.WriteByte('\n')
-	b.WriteString(clockTime(start, '.'))
-	b.WriteString(" --> ")
-	b.WriteString(clockTime(end, '.'))
-	b.WriteByte('\n')
-	for _, l := range cleanLines(c.Lines) {
-		b.WriteString(vttEscape(l))
-		b.WriteByte('\n')
-	}
-	b.WriteByte('\n')
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeNumberedCue(w, c, start, end, '.', vttEscape)
 }
 
 // WriteFooter writes nothing.

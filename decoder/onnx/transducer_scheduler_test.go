@@ -256,25 +256,16 @@ func pick(sts []*EncoderState, idx []int) []*EncoderState {
 	return out
 }
 
+// The batch queue's defaults and limits (TestBatchQueueOptions) apply with
+// the model's own batch limit.
 func TestTransducerSchedulerOptions(t *testing.T) {
 	m := openFamily(t, FamilyZipformer2, transducer.Options{})
-	fixed := &TransducerModel{p: TransducerParams{MaxBatch: 1}}
-	tests := []struct {
-		m         *TransducerModel
-		opts      SchedulerOptions
-		max, cap_ int
-		wait      time.Duration
-	}{
-		{m, SchedulerOptions{}, DefaultMaxBatch, 2 * DefaultMaxBatch, DefaultBatchWait},
-		{m, SchedulerOptions{MaxBatch: -3, Wait: -1}, DefaultMaxBatch, 2 * DefaultMaxBatch, -1},
-		{m, SchedulerOptions{MaxBatch: 5, Wait: time.Second}, 5, 10, time.Second},
-		{fixed, SchedulerOptions{MaxBatch: 8}, 1, 2, DefaultBatchWait},
+	if s := newTransducerScheduler(m, SchedulerOptions{MaxBatch: 5}); s.MaxBatch() != 5 || s.Model() != m {
+		t.Errorf("max batch %d", s.MaxBatch())
 	}
-	for i, tc := range tests {
-		s := newTransducerScheduler(tc.m, tc.opts)
-		if s.MaxBatch() != tc.max || cap(s.reqs) != tc.cap_ || s.wait != tc.wait || s.Model() != tc.m {
-			t.Errorf("case %d: max %d, queue %d, wait %v", i, s.MaxBatch(), cap(s.reqs), s.wait)
-		}
+	fixed := &TransducerModel{p: TransducerParams{MaxBatch: 1}}
+	if s := newTransducerScheduler(fixed, SchedulerOptions{MaxBatch: 8}); s.MaxBatch() != 1 {
+		t.Errorf("a one-stream model gets batches of %d", s.MaxBatch())
 	}
 }
 

@@ -21,7 +21,6 @@ Outputs (paths relative to the repository root):
     decoder/onnx/testdata/families/nemo_*.onnx                 broken variants for the tests
 """
 
-import argparse
 import json
 import os
 import sys
@@ -343,12 +342,6 @@ def build_joiner(family, variant=None):
 # ---- files ---------------------------------------------------------------------------
 
 
-def write_tokens(path):
-    with open(path, "w", encoding="utf-8") as f:
-        for i, t in enumerate(TOKENS):
-            f.write("%s %d\n" % (t, i))
-
-
 def write_sounds(path):
     table = {
         "comment": "Sound -> token table of the NeMo family fixtures (tools/familymodels/"
@@ -388,7 +381,7 @@ def write_family(root, family):
         save(build_decoder(family), os.path.join(out, "decoder.onnx"))
         save(build_joiner(family), os.path.join(out, "joiner.onnx"))
         what = "NeMo cache-aware streaming RNNT (%s)" % family
-    write_tokens(os.path.join(out, "tokens.txt"))
+    base.write_tokens(os.path.join(out, "tokens.txt"), TOKENS)
     write_bundle_yaml(os.path.join(out, "bundle.yaml"), family, what)
 
 
@@ -410,21 +403,7 @@ VARIANTS = {
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.abspath(os.path.join(here, "..", ".."))
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=os.path.join(root, "testdata", "models", "families"))
-    ap.add_argument("--variants", default=os.path.join(root, "decoder", "onnx", "testdata", "families"))
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    write_sounds(os.path.join(args.out, "nemo_sounds.json"))
-    for family in FAMILIES:
-        write_family(args.out, family)
-    os.makedirs(args.variants, exist_ok=True)
-    for name, build in sorted(VARIANTS.items()):
-        save(build(), os.path.join(args.variants, name + ".onnx"))
-    print("wrote %s and %s" % (args.out, args.variants))
-    return 0
+    return base.run(__doc__, "nemo_sounds.json", write_sounds, FAMILIES, write_family, VARIANTS)
 
 
 if __name__ == "__main__":

@@ -527,9 +527,10 @@ def save(model, path):
         f.write(model.SerializeToString(deterministic=True))
 
 
-def write_tokens(path):
+def write_tokens(path, tokens=TOKENS):
+    """tokens.txt: one "token id" line per token (shared by gen_nemo.py and gen_two_heads.py)."""
     with open(path, "w", encoding="utf-8") as f:
-        for i, t in enumerate(TOKENS):
+        for i, t in enumerate(tokens):
             f.write("%s %d\n" % (t, i))
 
 
@@ -603,23 +604,30 @@ VARIANTS = {
 }
 
 
-def main():
+def run(doc, sounds_name, write_sounds_fn, families, write_family_fn, variants, extra=None):
+    """The command line of the family generators (this file and gen_nemo.py): --out gets the
+    sound table, one bundle per family and extra(out); --variants the broken variants."""
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.abspath(os.path.join(here, "..", ".."))
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(root, "testdata", "models", "families"))
     ap.add_argument("--variants", default=os.path.join(root, "decoder", "onnx", "testdata", "families"))
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    write_sounds(os.path.join(args.out, "sounds.json"))
-    for family in FAMILIES:
-        write_family(args.out, family)
-    write_ctc_family(args.out)
+    write_sounds_fn(os.path.join(args.out, sounds_name))
+    for family in families:
+        write_family_fn(args.out, family)
+    if extra:
+        extra(args.out)
     os.makedirs(args.variants, exist_ok=True)
-    for name, build in sorted(VARIANTS.items()):
+    for name, build in sorted(variants.items()):
         save(build(), os.path.join(args.variants, name + ".onnx"))
     print("wrote %s and %s" % (args.out, args.variants))
     return 0
+
+
+def main():
+    return run(__doc__, "sounds.json", write_sounds, FAMILIES, write_family, VARIANTS, write_ctc_family)
 
 
 if __name__ == "__main__":
