@@ -91,7 +91,7 @@ install: build
 	install -D -m 0755 bin/subtitled $(DESTDIR)$(PREFIX)/bin/subtitled
 	install -D -m 0644 lib/libonnxruntime.so.1 $(DESTDIR)$(PREFIX)/lib/subtitled/libonnxruntime.so.1
 	install -d $(DESTDIR)$(PREFIX)/share/subtitled/models/demo-en
-	install -m 0644 models/demo-en/* $(DESTDIR)$(PREFIX)/share/subtitled/models/demo-en/
+	install -m 0644 $(addprefix models/demo-en/,bundle.yaml model.onnx tokens.txt words.txt lm.arpa README.md) $(DESTDIR)$(PREFIX)/share/subtitled/models/demo-en/
 	install -D -m 0644 systemd/subtitled.service $(DESTDIR)/lib/systemd/system/subtitled.service
 	install -D -m 0644 systemd/gpu.conf $(DESTDIR)$(PREFIX)/share/subtitled/systemd/gpu.conf
 	install -D -m 0644 docs/OPERATIONS.md $(DESTDIR)$(PREFIX)/share/doc/subtitled/OPERATIONS.md

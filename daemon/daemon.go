@@ -241,7 +241,7 @@ func (d *daemon) loadModels(cfg *config.Config) error {
 		dir := mc.Path
 		if mc.Embedded() {
 			var err error
-			if dir, err = findDemoModel(); err != nil {
+			if dir, err = findDemoModel(d.log); err != nil {
 				return fmt.Errorf("model %s: %w", name, err)
 			}
 		}

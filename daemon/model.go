@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
@@ -42,7 +43,7 @@ func runModelInfo(e *env, args []string) error {
 	dir := ""
 	switch fs.NArg() {
 	case 0:
-		d, err := findDemoModel()
+		d, err := findDemoModel(slog.Default())
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/subtitled/subtitled/ingest/audio"
 	"github.com/subtitled/subtitled/ingest/mpegts"
 	"github.com/subtitled/subtitled/ingest/wav"
+	demoen "github.com/subtitled/subtitled/models/demo-en"
 )
 
 // wallNow is the wall clock, a seam for tests.
@@ -210,7 +212,7 @@ func recognise(e *env, in io.Reader, input string, size int64, f transcribeFlags
 // runtime library.
 func openModel(dir string, threads int, commitAfter time.Duration) (*engine, error) {
 	if dir == "" {
-		d, err := findDemoModel()
+		d, err := findDemoModel(slog.Default())
 		if err != nil {
 			return nil, err
 		}
@@ -219,7 +221,8 @@ func openModel(dir string, threads int, commitAfter time.Duration) (*engine, err
 	return openEngine(dir, engineOptions{Threads: threads, CommitAfter: commitAfter}, nil)
 }
 
-// demoModelDirs are where the embedded demo model is looked for.
+// demoModelDirs are where copies of the demo model on disk are looked for
+// when the embedded one cannot be unpacked.
 func demoModelDirs() []string {
 	var dirs []string
 	if exe, err := os.Executable(); err == nil {
@@ -228,14 +231,35 @@ func demoModelDirs() []string {
 	return append(dirs, "/usr/share/subtitled/models/demo-en", filepath.Join("models", "demo-en"))
 }
 
-func findDemoModel() (string, error) {
+// demoCacheDir is where the embedded demo model is unpacked: systemd's
+// CacheDirectory ($CACHE_DIRECTORY), else the user's cache directory, else
+// a per-user directory in the temporary directory.
+func demoCacheDir() string {
+	if d, _, _ := strings.Cut(os.Getenv("CACHE_DIRECTORY"), ":"); d != "" {
+		return filepath.Join(d, "models")
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "subtitled", "models")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("subtitled-%d", os.Getuid()), "models")
+}
+
+// findDemoModel returns the directory of the demo model: the one embedded
+// in the binary, unpacked into demoCacheDir, or a copy on disk if that
+// fails (which it logs to log).
+func findDemoModel(log *slog.Logger) (string, error) {
+	dir, xerr := demoen.Extract(demoCacheDir())
+	if xerr == nil {
+		return dir, nil
+	}
 	dirs := demoModelDirs()
 	for _, d := range dirs {
 		if exists(filepath.Join(d, "model.onnx")) {
+			log.Warn("using a demo model on disk", "dir", d, "err", xerr)
 			return d, nil
 		}
 	}
-	return "", fmt.Errorf("%w: no demo model in %s; pass --model DIR", onnx.ErrBundleNotFound, strings.Join(dirs, ", "))
+	return "", fmt.Errorf("%w: %w, and no demo model in %s; pass --model DIR", onnx.ErrBundleNotFound, xerr, strings.Join(dirs, ", "))
 }
 
 // isWAV reports whether the input is a RIFF/WAVE file, by name or content.

@@ -1,8 +1,10 @@
 package daemon_test
 
 import (
+	"bytes"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -177,5 +179,41 @@ func TestTranscribeBadInput(t *testing.T) {
 				t.Fatalf("error %q does not say %q", msg, tt.want)
 			}
 		})
+	}
+}
+
+// TestTranscribeEmbeddedDemoModel: with no --model and no demo model on
+// disk (the test binary has only bin/ and lib/, and runs in an empty
+// directory), transcribe unpacks the demo model built into the binary into
+// the user's cache directory, reuses it on the next run, and recognises
+// espeak-ng speech with it.
+func TestTranscribeEmbeddedDemoModel(t *testing.T) {
+	dir := t.TempDir()
+	raw, ts := filepath.Join(dir, "raw.wav"), filepath.Join(dir, "speech.ts")
+	if out, err := exec.Command("espeak-ng", "-v", "en-us", "-s", "160", "-w", raw, "good evening and welcome to the news").CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng (Debian package espeak-ng): %v\n%s", err, out)
+	}
+	ffmpeg(t, "-i", raw, "-af", "apad=pad_dur=1", "-c:a", "aac", "-ar", "48000", "-ac", "2", "-f", "mpegts", ts)
+	cache := filepath.Join(dir, "cache")
+	for run := range 2 {
+		cmd := exec.Command(binary, "transcribe", ts, "--format", "json")
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cache, "CACHE_DIRECTORY=")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("run %d: %v\n%s", run, err, stderr.Bytes())
+		}
+		var text []string
+		for _, c := range parseJSONCues(t, stdout.Bytes()) {
+			text = append(text, strings.Join(c.Lines, " "))
+		}
+		if got := strings.Join(text, " "); got != "good evening and welcome to the news" {
+			t.Errorf("run %d: %q", run, got)
+		}
+	}
+	unpacked, err := filepath.Glob(filepath.Join(cache, "subtitled", "models", "demo-en-*", "model.onnx"))
+	if err != nil || len(unpacked) != 1 {
+		t.Fatalf("unpacked demo models: %v %v", unpacked, err)
 	}
 }
