@@ -19,7 +19,11 @@ type ticket struct {
 func (t *ticket) place() *ticket { return t }
 
 // queued is what a batchQueue carries: a streamer with its ticket.
-type queued interface{ place() *ticket }
+type queued interface {
+	place() *ticket
+	// stateHome is where the stream's state lives between calls.
+	stateHome() *stateHome
+}
 
 // batchTimes are the parts of one batch's model work, as its runner
 // reports them.
@@ -106,6 +110,18 @@ func (q *batchQueue[R]) join(t *ticket, h *stateHome) error {
 	*t = ticket{seq: q.seq.Add(1), reply: make(chan error, 1)}
 	h.stay = true
 	return nil
+}
+
+// enrol registers a stream fresh from its model's NewStreamer (st, err).
+func (q *batchQueue[R]) enrol(st R, err error) (R, error) {
+	var none R
+	if err != nil {
+		return none, err
+	}
+	if err := q.join(st.place(), st.stateHome()); err != nil {
+		return none, err
+	}
+	return st, nil
 }
 
 // leave unregisters a stream and lets a waiting batch recheck its target.

@@ -104,15 +104,11 @@ func (s *Scheduler) Model() *Model { return s.m }
 // through the scheduler. It counts as active until its Close. It fails with
 // ErrClosed after Close.
 func (s *Scheduler) NewStreamer(anchor int64) (*Streamer, error) {
-	st, err := s.m.NewStreamer(anchor)
-	if err != nil {
-		return nil, err
+	st, err := s.enrol(s.m.NewStreamer(anchor))
+	if err == nil {
+		st.sched = s
 	}
-	if err := s.join(&st.ticket, &st.st.home); err != nil {
-		return nil, err
-	}
-	st.sched = s
-	return st, nil
+	return st, err
 }
 
 // loop is the scheduler's goroutine.

@@ -36,6 +36,9 @@ type Streamer struct {
 	done     bool
 }
 
+// stateHome is where the stream's state lives between calls (queued).
+func (s *Streamer) stateHome() *stateHome { return &s.st.home }
+
 // NewStreamer starts a stream whose feature frame 0 is at media time anchor
 // (90 kHz PTS).
 func (m *Model) NewStreamer(anchor int64) (*Streamer, error) {

@@ -61,15 +61,11 @@ func (s *TransducerScheduler) Model() *TransducerModel { return s.m }
 // have run). It counts as registered until its Close. It fails with
 // ErrClosed after Close.
 func (s *TransducerScheduler) NewStreamer(anchor int64) (*TransducerStreamer, error) {
-	st, err := s.m.NewStreamer(anchor)
-	if err != nil {
-		return nil, err
+	st, err := s.enrol(s.m.NewStreamer(anchor))
+	if err == nil {
+		st.sched = s
 	}
-	if err := s.join(&st.ticket, &st.st.home); err != nil {
-		return nil, err
-	}
-	st.sched = s
-	return st, nil
+	return st, err
 }
 
 // loop is the scheduler's goroutine.

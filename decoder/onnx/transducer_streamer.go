@@ -36,6 +36,9 @@ type TransducerStreamer struct {
 	closed   bool
 }
 
+// stateHome is where the stream's state lives between calls (queued).
+func (s *TransducerStreamer) stateHome() *stateHome { return &s.st.home }
+
 // NewStreamer starts a stream whose feature frame 0 is at media time anchor
 // (90 kHz PTS).
 func (m *TransducerModel) NewStreamer(anchor int64) (*TransducerStreamer, error) {
